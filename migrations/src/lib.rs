@@ -1,0 +1,19 @@
+//! Every schema change of werkbrug, as sea-orm migrations that run on SQLite and PostgreSQL alike.
+//!
+//! Migrations are frozen history: they name tables and columns as strings and never use the
+//! entities of `model/`, so a later change to an entity cannot rewrite an old migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+mod builders;
+
+/// The ordered list of werkbrug's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}

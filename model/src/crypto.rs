@@ -1,0 +1,145 @@
+//! Protection of the BSN at rest: AES-256-GCM encryption for storage and an HMAC-SHA-256 keyed
+//! pseudonym for linking records of one person across sources.
+
+use aes_gcm::aead::{Aead, KeyInit, OsRng};
+use aes_gcm::{AeadCore, Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretSlice};
+use sha2::Sha256;
+
+use crate::bsn::Bsn;
+
+/// Why a key or a sealed value could not be used. Never carries key material or a BSN.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// A key is not 32 bytes written as 64 hex digits.
+    #[error("{0} must be 32 bytes written as 64 hexadecimal digits (generate one with `openssl rand -hex 32`)")]
+    BadKey(&'static str),
+    /// The sealed value is not base64 or too short.
+    #[error("the stored BSN is not in the expected format (base64 of nonce and ciphertext)")]
+    Malformed,
+    /// Decryption failed: wrong key or tampered value.
+    #[error("the stored BSN could not be decrypted: wrong encryption key or tampered value")]
+    Decrypt,
+}
+
+/// Holds the two BSN keys; `Debug` never prints them.
+#[derive(Clone)]
+pub struct BsnProtector {
+    encryption_key: SecretSlice<u8>,
+    pseudonym_key: SecretSlice<u8>,
+}
+
+impl std::fmt::Debug for BsnProtector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BsnProtector([REDACTED])")
+    }
+}
+
+/// Decodes a 64-hex-digit key.
+pub fn parse_key(hex_key: &str, name: &'static str) -> Result<Vec<u8>, CryptoError> {
+    let bytes = hex::decode(hex_key.trim()).map_err(|_| CryptoError::BadKey(name))?;
+    if bytes.len() != 32 {
+        return Err(CryptoError::BadKey(name));
+    }
+    Ok(bytes)
+}
+
+/// A fresh random 32-byte key as 64 hex digits.
+pub fn generate_key_hex() -> String {
+    let key = Aes256Gcm::generate_key(OsRng);
+    hex::encode(key)
+}
+
+impl BsnProtector {
+    /// Builds a protector from two 64-hex-digit keys.
+    pub fn from_hex(encryption_key: &str, pseudonym_key: &str) -> Result<Self, CryptoError> {
+        Ok(Self {
+            encryption_key: parse_key(encryption_key, "the BSN encryption key")?.into(),
+            pseudonym_key: parse_key(pseudonym_key, "the BSN pseudonym key")?.into(),
+        })
+    }
+
+    /// Seals a BSN as base64(nonce ‖ ciphertext ‖ tag); a fresh nonce each time.
+    pub fn encrypt(&self, bsn: &Bsn) -> String {
+        let cipher = Aes256Gcm::new_from_slice(self.encryption_key.expose_secret())
+            .expect("key length checked at construction");
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ct = cipher
+            .encrypt(&nonce, bsn.expose().as_bytes())
+            .expect("AES-GCM encryption of 9 bytes cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        B64.encode(out)
+    }
+
+    /// Opens a sealed BSN.
+    pub fn decrypt(&self, sealed: &str) -> Result<Bsn, CryptoError> {
+        let raw = B64.decode(sealed).map_err(|_| CryptoError::Malformed)?;
+        if raw.len() < 12 + 16 {
+            return Err(CryptoError::Malformed);
+        }
+        let cipher = Aes256Gcm::new_from_slice(self.encryption_key.expose_secret())
+            .expect("key length checked at construction");
+        let (nonce, ct) = raw.split_at(12);
+        let plain = cipher
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| CryptoError::Decrypt)?;
+        let text = String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)?;
+        Bsn::parse(&text).map_err(|_| CryptoError::Decrypt)
+    }
+
+    /// The keyed pseudonym that links records of one person: hex HMAC-SHA-256 of the BSN.
+    pub fn pseudonym(&self, bsn: &Bsn) -> String {
+        self.keyed_hash(b"bsn:", bsn.expose().as_bytes())
+    }
+
+    /// A keyed hash of `value` in the namespace `context`, e.g. for audience-specific person ids.
+    pub fn keyed_hash(&self, context: &[u8], value: &[u8]) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.pseudonym_key.expose_secret())
+            .expect("HMAC accepts any key length");
+        mac.update(context);
+        mac.update(value);
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn protector() -> BsnProtector {
+        BsnProtector::from_hex(&generate_key_hex(), &generate_key_hex()).unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_no_clear_text() {
+        let p = protector();
+        let bsn = Bsn::parse("111222333").unwrap();
+        let sealed = p.encrypt(&bsn);
+        assert!(!sealed.contains("111222333"));
+        assert_ne!(sealed, p.encrypt(&bsn), "fresh nonce each time");
+        assert_eq!(p.decrypt(&sealed).unwrap(), bsn);
+    }
+
+    #[test]
+    fn pseudonym_is_stable_and_keyed() {
+        let p = protector();
+        let bsn = Bsn::parse("111222333").unwrap();
+        assert_eq!(p.pseudonym(&bsn), p.pseudonym(&bsn));
+        assert_ne!(p.pseudonym(&bsn), protector().pseudonym(&bsn));
+    }
+
+    #[test]
+    fn wrong_key_or_tampering_fails() {
+        let p = protector();
+        let sealed = p.encrypt(&Bsn::parse("111222333").unwrap());
+        assert!(matches!(protector().decrypt(&sealed), Err(CryptoError::Decrypt)));
+        let mut raw = B64.decode(&sealed).unwrap();
+        raw[20] ^= 1;
+        assert!(p.decrypt(&B64.encode(raw)).is_err());
+        assert!(BsnProtector::from_hex("abcd", &generate_key_hex()).is_err());
+    }
+}
