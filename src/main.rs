@@ -1,1 +1,348 @@
-fn main(){}
+//! The `werkbrug` command line: serve the API, run migrations, issue tokens, export the schema.
+
+mod config;
+mod keys;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use migrations::{Migrator, MigratorTrait};
+use model::Role;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use server::auth::{self, TokenRequest};
+
+/// werkbrug — a GraphQL data platform for social employment in Amsterdam.
+///
+/// Start with `werkbrug serve --demo`: it loads invented sample data into a fresh SQLite file,
+/// prints a token for every role and serves GraphiQL at http://127.0.0.1:8080/.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./werkbrug.toml when it exists.
+    #[arg(long, global = true, env = "WERKBRUG_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the GraphQL server (GraphiQL at /, API at /graphql, /healthz, /readyz).
+    Serve {
+        /// Load the bundled sample data into a fresh SQLite file (werkbrug-demo.db) and print a
+        /// ready token for each role.
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on (overrides [server] listen), e.g. 127.0.0.1:0 for any free port.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Apply or roll back database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is its output.
+    ExportSchema,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply all pending migrations (the default).
+    Up,
+    /// Roll back the last N migrations.
+    Down {
+        /// How many migrations to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List applied and pending migrations.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Issue a bearer token; prints it as the last line.
+    ///
+    /// Example: werkbrug token create --role caseworker --org "Gemeente Amsterdam" --scope special:read
+    Create {
+        /// caseworker, partner, network, dashboard or steward.
+        #[arg(long)]
+        role: String,
+        /// The organisation's name as imported (e.g. "Gemeente Amsterdam") or its short code.
+        #[arg(long)]
+        org: String,
+        /// Extra permission; repeatable. Known: special:read (caseworkers only).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 30d, 12h, 90m (default: [auth] default_token_ttl, 30d).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Who the token is for (account or tool name); appears in the audit log.
+        #[arg(long, default_value = "cli")]
+        subject: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::ExportSchema => {
+            print!("{}", server::sdl());
+            Ok(())
+        }
+        Command::Migrate { action } => {
+            let loaded = config::load(cli.config.as_deref())?;
+            let db = connect(&loaded.settings.database.url).await?;
+            migrate(&db, action.unwrap_or(MigrateAction::Up)).await
+        }
+        Command::Token { action } => {
+            let loaded = config::load(cli.config.as_deref())?;
+            let keys = keys::load(&loaded)?;
+            let db = connect(&loaded.settings.database.url).await?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot apply migrations")?;
+            let TokenAction::Create {
+                role,
+                org,
+                scopes,
+                ttl,
+                subject,
+            } = action;
+            let ttl = ttl.unwrap_or(loaded.settings.auth.default_token_ttl.clone());
+            let request = TokenRequest {
+                subject,
+                role: role
+                    .parse::<Role>()
+                    .map_err(|e| anyhow::anyhow!("--role: {e}"))?,
+                organisation: org,
+                scopes,
+                ttl: parse_ttl(&ttl)?,
+            };
+            if request.role != Role::Caseworker && !request.scopes.is_empty() {
+                bail!("--scope special:read is only for caseworkers");
+            }
+            let (token, expires) = auth::issue_token(&db, &keys.tokens, &request).await?;
+            eprintln!(
+                "token for {} ({}) at {}, expires {}:",
+                request.subject,
+                request.role,
+                request.organisation,
+                expires.format("%Y-%m-%d %H:%M UTC")
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::Serve { demo, listen } => {
+            let mut loaded = config::load(cli.config.as_deref())?;
+            if let Some(listen) = listen {
+                loaded.settings.server.listen = listen;
+            }
+            serve(loaded, demo).await
+        }
+    }
+}
+
+fn parse_ttl(text: &str) -> Result<chrono::Duration> {
+    let d = humantime::parse_duration(text)
+        .with_context(|| format!("--ttl `{text}` is not a duration; write e.g. 30d, 12h or 90m"))?;
+    chrono::Duration::from_std(d).context("--ttl is too long")
+}
+
+/// Connects to the database; SQLite files are created when missing.
+async fn connect(url: &str) -> Result<DatabaseConnection> {
+    let url = if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+    } else {
+        url.to_owned()
+    };
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10));
+    Database::connect(opts).await.with_context(|| {
+        format!(
+            "cannot connect to the database `{}`; check [database] url or DATABASE_URL",
+            redact_url(&url)
+        )
+    })
+}
+
+/// The URL without its password.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn migrate(db: &DatabaseConnection, action: MigrateAction) -> Result<()> {
+    match action {
+        MigrateAction::Up => {
+            Migrator::up(db, None).await.context("migration failed")?;
+            println!("migrations applied");
+        }
+        MigrateAction::Down { steps } => {
+            Migrator::down(db, Some(steps))
+                .await
+                .context("rollback failed")?;
+            println!("rolled back {steps} migration(s)");
+        }
+        MigrateAction::Status => {
+            for m in Migrator::get_applied_migrations(db).await? {
+                println!("applied  {}", m.name());
+            }
+            for m in Migrator::get_pending_migrations(db).await? {
+                println!("pending  {}", m.name());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Demo tokens: (role, organisation code, scopes, what to try).
+const DEMO_TOKENS: &[(Role, &str, &[&str], &str)] = &[
+    (
+        Role::Caseworker,
+        "gemeente-amsterdam",
+        &[],
+        "{ persons(first: 5) { edges { node { id identity { givenName familyName } profile { skills district } } } } }",
+    ),
+    (
+        Role::Caseworker,
+        "pantar",
+        &[auth::SCOPE_SPECIAL_READ],
+        "{ persons(first: 3) { edges { node { sensitive { healthNotes legalBasis } } } } }",
+    ),
+    (
+        Role::Partner,
+        "schoonmaak-amstelglans",
+        &[],
+        "{ me { role organisation { name } } organisations { name kind } }",
+    ),
+    (
+        Role::Network,
+        "sociaal-werkkoepel",
+        &[],
+        "{ organisations(kind: \"employer\") { name } }",
+    ),
+    (
+        Role::Dashboard,
+        "sociaal-werkkoepel",
+        &[],
+        "{ organisations { name } }",
+    ),
+    (
+        Role::Steward,
+        "gemeente-amsterdam",
+        &[],
+        "{ sources { name kind format } importRuns { source status rowsRead } }",
+    ),
+];
+
+const DEMO_DB: &str = "werkbrug-demo.db";
+
+async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
+    let keys = keys::load(&loaded)?;
+    if demo {
+        for suffix in ["", "-shm", "-wal"] {
+            let _ = std::fs::remove_file(format!("{DEMO_DB}{suffix}"));
+        }
+        loaded.settings.database.url = format!("sqlite://{DEMO_DB}");
+    }
+    let db = connect(&loaded.settings.database.url).await?;
+    if loaded.settings.database.auto_migrate || demo {
+        Migrator::up(&db, None)
+            .await
+            .context("cannot apply migrations")?;
+    }
+    let mut banner = String::new();
+    if demo {
+        let summary = importers::sample::load_sample(&db, &keys.protector, 2026)
+            .await
+            .context("cannot load the sample data")?;
+        tracing::info!(
+            persons = summary.persons,
+            organisations = summary.organisations,
+            "sample data loaded into {DEMO_DB}"
+        );
+        for (role, org, scopes, example) in DEMO_TOKENS {
+            let request = TokenRequest {
+                subject: format!("demo-{role}"),
+                role: *role,
+                organisation: (*org).to_owned(),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                ttl: chrono::Duration::days(1),
+            };
+            let (token, _) = auth::issue_token(&db, &keys.tokens, &request).await?;
+            let scope = if scopes.is_empty() {
+                String::new()
+            } else {
+                format!(" +{}", scopes.join(","))
+            };
+            banner.push_str(&format!(
+                "\n  {role}{scope} @ {org}\n    try:    {example}\n    header: {{\"Authorization\": \"Bearer {token}\"}}\n"
+            ));
+        }
+    }
+    let s = &loaded.settings.server;
+    let settings = server::ServerSettings {
+        request_timeout: Duration::from_secs(s.request_timeout_secs),
+        body_limit: s.body_limit_bytes,
+    };
+    let state = server::AppState::new(db, keys.tokens, keys.protector, settings)?;
+    let listener = tokio::net::TcpListener::bind(&s.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; is another server running there? choose another with --listen", s.listen))?;
+    let addr = listener.local_addr()?;
+    if demo {
+        println!(
+            "\nwerkbrug demo: invented sample data, never real people.\n\
+             GraphiQL: http://{addr}/  (paste a header below into GraphiQL's Headers tab)\n\
+             Tokens, valid for one day:{banner}"
+        );
+    }
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, "werkbrug serving GraphQL at /graphql, GraphiQL at /");
+    server::serve(listener, state).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://werkbrug.db"), "sqlite://werkbrug.db");
+    }
+
+    #[test]
+    fn ttl_parses() {
+        assert_eq!(parse_ttl("30d").unwrap(), chrono::Duration::days(30));
+        assert!(parse_ttl("soon").is_err());
+    }
+}

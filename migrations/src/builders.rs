@@ -21,7 +21,10 @@ pub fn table(name: &str, columns: Vec<ColumnDef>) -> TableCreateStatement {
 
 /// A required text column.
 pub fn text(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).text().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .text()
+        .not_null()
+        .to_owned()
 }
 
 /// An optional text column.
@@ -31,22 +34,34 @@ pub fn text_null(name: &str) -> ColumnDef {
 
 /// A required short string column.
 pub fn string(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).string_len(255).not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .string_len(255)
+        .not_null()
+        .to_owned()
 }
 
 /// An optional short string column.
 pub fn string_null(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).string_len(255).null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .string_len(255)
+        .null()
+        .to_owned()
 }
 
 /// A required 64-bit integer column.
 pub fn big_int(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).big_integer().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .big_integer()
+        .not_null()
+        .to_owned()
 }
 
 /// An optional 64-bit integer column.
 pub fn big_int_null(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).big_integer().null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .big_integer()
+        .null()
+        .to_owned()
 }
 
 /// An optional 32-bit integer column.
@@ -96,12 +111,19 @@ pub fn timestamp_null(name: &str) -> ColumnDef {
 
 /// A JSON column (text on SQLite, json on PostgreSQL), required.
 pub fn json(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).json().not_null().to_owned()
+    ColumnDef::new(Alias::new(name))
+        .json()
+        .not_null()
+        .to_owned()
 }
 
-
 /// A foreign key from `table.column` to `target.id`.
-pub fn fk(table: &str, column: &str, target: &str, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+pub fn fk(
+    table: &str,
+    column: &str,
+    target: &str,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{column}"))
         .from(Alias::new(table), Alias::new(column))

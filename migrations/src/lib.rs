@@ -5,8 +5,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261122_000001_initial;
 mod builders;
+mod m20261122_000001_initial;
 
 /// The ordered list of werkbrug's migrations.
 pub struct Migrator;

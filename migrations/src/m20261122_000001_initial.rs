@@ -305,7 +305,9 @@ impl MigrationTrait for Migration {
             }
             manager.create_table(create).await?;
             for (columns, unique) in &spec.indexes {
-                manager.create_index(index(spec.name, columns, *unique)).await?;
+                manager
+                    .create_index(index(spec.name, columns, *unique))
+                    .await?;
             }
         }
         Ok(())

@@ -6,7 +6,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BsnError {
     /// Not 7 to 9 digits after removing spaces, dots and dashes.
-    #[error("a BSN has 9 digits (7 or 8 when a spreadsheet dropped leading zeros); this value has {0}")]
+    #[error(
+        "a BSN has 9 digits (7 or 8 when a spreadsheet dropped leading zeros); this value has {0}"
+    )]
     Length(usize),
     /// Contains something other than digits and separators.
     #[error("a BSN contains digits only (spaces, dots and dashes are ignored)")]

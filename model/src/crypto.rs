@@ -15,7 +15,9 @@ use crate::bsn::Bsn;
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     /// A key is not 32 bytes written as 64 hex digits.
-    #[error("{0} must be 32 bytes written as 64 hexadecimal digits (generate one with `openssl rand -hex 32`)")]
+    #[error(
+        "{0} must be 32 bytes written as 64 hexadecimal digits (generate one with `openssl rand -hex 32`)"
+    )]
     BadKey(&'static str),
     /// The sealed value is not base64 or too short.
     #[error("the stored BSN is not in the expected format (base64 of nonce and ciphertext)")]
@@ -136,7 +138,10 @@ mod tests {
     fn wrong_key_or_tampering_fails() {
         let p = protector();
         let sealed = p.encrypt(&Bsn::parse("111222333").unwrap());
-        assert!(matches!(protector().decrypt(&sealed), Err(CryptoError::Decrypt)));
+        assert!(matches!(
+            protector().decrypt(&sealed),
+            Err(CryptoError::Decrypt)
+        ));
         let mut raw = B64.decode(&sealed).unwrap();
         raw[20] ^= 1;
         assert!(p.decrypt(&B64.encode(raw)).is_err());

@@ -146,7 +146,10 @@ mod tests {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
         }
         let err = "boss".parse::<Role>().unwrap_err().to_string();
-        assert!(err.contains("caseworker, partner, network, dashboard, steward"), "{err}");
+        assert!(
+            err.contains("caseworker, partner, network, dashboard, steward"),
+            "{err}"
+        );
         assert!(ParticipationStep::try_from(7).is_err());
         assert_eq!(ParticipationStep::try_from(3).unwrap().get(), 3);
     }

@@ -271,7 +271,10 @@ mod tests {
     #[test]
     fn every_column_has_exactly_one_class() {
         let (missing, stale) = unclassified();
-        assert!(missing.is_empty(), "columns without a privacy class: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "columns without a privacy class: {missing:?}"
+        );
         assert!(stale.is_empty(), "classes for unknown columns: {stale:?}");
         let mut seen = std::collections::HashSet::new();
         for (t, c, _) in FIELD_CLASSES {
@@ -289,7 +292,12 @@ mod tests {
         ] {
             assert_eq!(class_of(t, c), Some(Personal), "{t}.{c}");
         }
-        for c in ["health_notes", "benefit_type", "legal_basis", "target_group_register"] {
+        for c in [
+            "health_notes",
+            "benefit_type",
+            "legal_basis",
+            "target_group_register",
+        ] {
             assert_eq!(class_of("sensitive_detail", c), Some(Special), "{c}");
         }
     }

@@ -1,1 +1,68 @@
+//! werkbrug's GraphQL server: HTTP (axum), authentication, the privacy policy, resolvers and the
+//! audit log. It reads the model; it never calls the importers.
 
+pub mod audit;
+pub mod auth;
+pub mod graphql;
+pub mod http;
+pub mod policy;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::BsnProtector;
+use sea_orm::DatabaseConnection;
+
+pub use graphql::{WerkbrugSchema, sdl};
+pub use http::{app, serve};
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// How long a request may take before it is answered with 408.
+    pub request_timeout: Duration,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            body_limit: 256 * 1024,
+        }
+    }
+}
+
+/// What every request shares: database, keys and the policy.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: DatabaseConnection,
+    /// Token signing and verification keys.
+    pub tokens: auth::TokenKeys,
+    /// BSN decryption and pseudonym keys.
+    pub protector: BsnProtector,
+    /// The privacy policy, checked at start-up.
+    pub policy: Arc<policy::Policy>,
+    /// HTTP settings.
+    pub settings: ServerSettings,
+}
+
+impl AppState {
+    /// Builds the state; fails when the privacy policy does not cover every field.
+    pub fn new(
+        db: DatabaseConnection,
+        tokens: auth::TokenKeys,
+        protector: BsnProtector,
+        settings: ServerSettings,
+    ) -> Result<Self, policy::PolicyError> {
+        Ok(Self {
+            db,
+            tokens,
+            protector,
+            policy: Arc::new(policy::Policy::new()?),
+            settings,
+        })
+    }
+}

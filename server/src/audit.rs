@@ -1,0 +1,132 @@
+//! The audit log: every read of a `personal` or `special` field is collected during a request and
+//! written, hash-chained and append-only, before the response leaves the server.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{SubsecRound, Utc};
+use model::entity::audit_event;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    QueryOrder, Set, Statement, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Caller;
+
+/// The processing purpose recorded for caseworker reads (Logboek Dataverwerkingen "verwerking").
+pub const PURPOSE_CASE_MANAGEMENT: &str = "case_management";
+
+/// Hash of the event before the first one.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Reads of personal or special fields collected during one request.
+#[derive(Debug, Default)]
+pub struct AuditCollector {
+    reads: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+impl AuditCollector {
+    /// Records that `field` of the person with this pseudonym was read.
+    pub fn record(&self, person_pseudonym: &str, field: &str) {
+        let mut reads = self.reads.lock().expect("audit collector lock poisoned");
+        let fields = reads.entry(person_pseudonym.to_owned()).or_default();
+        if !fields.iter().any(|f| f == field) {
+            fields.push(field.to_owned());
+        }
+    }
+
+    fn take(&self) -> BTreeMap<String, Vec<String>> {
+        std::mem::take(&mut *self.reads.lock().expect("audit collector lock poisoned"))
+    }
+}
+
+/// Context of the request an audit event belongs to.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request id (also in the `x-request-id` header).
+    pub request_id: String,
+    /// The GraphQL operation name, when given.
+    pub operation_name: Option<String>,
+}
+
+/// Writes the collected reads as audit events in one transaction, chaining their hashes.
+pub async fn flush(
+    db: &DatabaseConnection,
+    collector: &AuditCollector,
+    caller: &Caller,
+    request: &RequestContext,
+) -> Result<usize, sea_orm::DbErr> {
+    let reads = collector.take();
+    if reads.is_empty() {
+        return Ok(0);
+    }
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        // Serialise writers across instances so the chain has one tail.
+        txn.execute_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(727274)",
+        ))
+        .await?;
+    }
+    let mut prev = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Id)
+        .one(&txn)
+        .await?
+        .map_or_else(|| GENESIS_HASH.to_owned(), |e| e.hash);
+    let now = Utc::now().trunc_subsecs(6);
+    let count = reads.len();
+    for (pseudonym, fields) in reads {
+        let fields = serde_json::json!(fields);
+        let hash = event_hash(&prev, now, caller, &pseudonym, &fields, request);
+        audit_event::ActiveModel {
+            occurred_at: Set(now),
+            subject: Set(caller.subject.clone()),
+            role: Set(caller.role.as_str().to_owned()),
+            organisation_id: Set(Some(caller.organisation_id)),
+            person_pseudonym: Set(pseudonym),
+            fields: Set(fields),
+            purpose: Set(PURPOSE_CASE_MANAGEMENT.to_owned()),
+            operation_name: Set(request.operation_name.clone()),
+            request_id: Set(request.request_id.clone()),
+            trace_id: Set(None),
+            prev_hash: Set(prev.clone()),
+            hash: Set(hash.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        prev = hash;
+    }
+    txn.commit().await?;
+    Ok(count)
+}
+
+fn event_hash(
+    prev: &str,
+    at: chrono::DateTime<Utc>,
+    caller: &Caller,
+    pseudonym: &str,
+    fields: &serde_json::Value,
+    request: &RequestContext,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        prev,
+        &at.to_rfc3339(),
+        &caller.subject,
+        caller.role.as_str(),
+        &caller.organisation_id.to_string(),
+        pseudonym,
+        &fields.to_string(),
+        PURPOSE_CASE_MANAGEMENT,
+        &request.request_id,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(h.finalize())
+}

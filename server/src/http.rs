@@ -1,0 +1,355 @@
+//! HTTP: GraphQL over HTTP (`GET`/`POST /graphql`), GraphiQL, health and readiness, with request
+//! ids, timeouts, body limits and graceful shutdown.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Router, extract::DefaultBodyLimit};
+use serde::Deserialize;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::AppState;
+use crate::audit::{self, AuditCollector, RequestContext};
+use crate::auth::{self, AuthError, Caller};
+use crate::graphql::{WerkbrugSchema, build_schema};
+
+/// The media type of the GraphQL-over-HTTP spec.
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+#[derive(Clone)]
+struct Shared {
+    state: AppState,
+    schema: WerkbrugSchema,
+}
+
+/// The werkbrug HTTP application as a router, ready to serve or to call in tests.
+pub fn app(state: AppState) -> Router {
+    let schema = build_schema(Some(state.clone()));
+    let timeout = state.settings.request_timeout;
+    let limit = state.settings.body_limit;
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/", get(graphiql))
+        .route("/graphiql", get(graphiql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(Shared { state, schema })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // Path only: a query string may carry search terms.
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %request_id(req.headers()),
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Serves the application on `listener` until SIGTERM or Ctrl-C, then drains open requests.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing open requests");
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("werkbrug GraphiQL — add your token under Headers: {\"Authorization\": \"Bearer …\"}")
+            .finish(),
+    )
+}
+
+async fn readyz(State(shared): State<Shared>) -> Response {
+    match shared.state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// Query parameters of `GET /graphql`.
+#[derive(Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+async fn graphql_get(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(params)) = params else {
+        return request_error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "the query string is not valid",
+        );
+    };
+    let Some(query) = params.query else {
+        return request_error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "missing `query` parameter",
+        );
+    };
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables.filter(|v| !v.is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(&vars) {
+            Ok(v) => request = request.variables(async_graphql::Variables::from_json(v)),
+            Err(_) => {
+                return request_error(
+                    &headers,
+                    StatusCode::BAD_REQUEST,
+                    "`variables` is not valid JSON",
+                );
+            }
+        }
+    }
+    execute(shared, headers, request, true).await
+}
+
+async fn graphql_post(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json")
+        && !content_type.starts_with(GRAPHQL_RESPONSE_JSON)
+    {
+        return request_error(
+            &headers,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as `Content-Type: application/json`",
+        );
+    }
+    match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => execute(shared, headers, request, false).await,
+        Err(_) => request_error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "the body is not a GraphQL request: expected JSON like {\"query\": \"{ __typename }\"}",
+        ),
+    }
+}
+
+async fn execute(
+    shared: Shared,
+    headers: HeaderMap,
+    request: async_graphql::Request,
+    is_get: bool,
+) -> Response {
+    let doc = match async_graphql::parser::parse_query(&request.query) {
+        Ok(doc) => doc,
+        Err(e) => {
+            return request_error(
+                &headers,
+                StatusCode::BAD_REQUEST,
+                &format!("the query does not parse: {e}"),
+            );
+        }
+    };
+    if is_get && is_mutation(&doc, request.operation_name.as_deref()) {
+        let mut resp = request_error(
+            &headers,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations are only accepted over POST",
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
+    }
+    let caller = match bearer(&headers) {
+        None if only_typename(&doc) => None,
+        None => {
+            return unauthorized(
+                &headers,
+                "authentication required: send `Authorization: Bearer <token>` (create one with `werkbrug token create`)",
+            );
+        }
+        Some(token) => {
+            match auth::authenticate(&shared.state.db, &shared.state.tokens, token).await {
+                Ok(caller) => Some(caller),
+                Err(AuthError::Db(e)) => {
+                    tracing::error!(error = %e, "token check failed: database error");
+                    return request_error(
+                        &headers,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the database is unavailable; try again later",
+                    );
+                }
+                Err(_) => return unauthorized(&headers, "invalid or expired token"),
+            }
+        }
+    };
+    if let Some(c) = &caller {
+        tracing::info!(role = c.role.as_str(), org = %c.organisation_code, operation = request.operation_name.as_deref().unwrap_or("-"), "graphql request");
+    }
+    let context = RequestContext {
+        request_id: request_id(&headers),
+        operation_name: request.operation_name.clone(),
+    };
+    let collector = std::sync::Arc::new(AuditCollector::default());
+    let mut request = request.data(collector.clone());
+    if let Some(c) = caller.clone() {
+        request = request.data::<Caller>(c);
+    }
+    let response = shared.schema.execute(request).await;
+    if let Some(c) = &caller
+        && let Err(e) = audit::flush(&shared.state.db, &collector, c, &context).await
+    {
+        tracing::error!(error = %e, "audit log write failed; response withheld");
+        return request_error(
+            &headers,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the audit log could not be written; no data was returned",
+        );
+    }
+    graphql_response(&headers, response)
+}
+
+fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    doc.operations.iter().any(|(name, op)| {
+        let selected = match (operation_name, name) {
+            (Some(wanted), Some(n)) => n.as_str() == wanted,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        selected && op.node.ty != OperationType::Query
+    })
+}
+
+/// Whether every operation selects only `__typename` (allowed without a token).
+fn only_typename(doc: &ExecutableDocument) -> bool {
+    doc.fragments.is_empty()
+        && doc.operations.iter().all(|(_, op)| {
+            op.node.ty == OperationType::Query
+                && op
+                    .node
+                    .selection_set
+                    .node
+                    .items
+                    .iter()
+                    .all(|s| match &s.node {
+                        Selection::Field(f) => {
+                            f.node.name.node == "__typename"
+                                && f.node.selection_set.node.items.is_empty()
+                        }
+                        _ => false,
+                    })
+        })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+fn wants_graphql_response(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains(GRAPHQL_RESPONSE_JSON))
+}
+
+fn json_response(headers: &HeaderMap, status: StatusCode, body: serde_json::Value) -> Response {
+    let media = if wants_graphql_response(headers) {
+        GRAPHQL_RESPONSE_JSON
+    } else {
+        "application/json"
+    };
+    (status, [(header::CONTENT_TYPE, media)], body.to_string()).into_response()
+}
+
+fn error_body(message: &str, code: &str) -> serde_json::Value {
+    serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+}
+
+fn request_error(headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
+    json_response(headers, status, error_body(message, "BAD_REQUEST"))
+}
+
+fn unauthorized(headers: &HeaderMap, message: &str) -> Response {
+    let mut resp = json_response(
+        headers,
+        StatusCode::UNAUTHORIZED,
+        error_body(message, "UNAUTHENTICATED"),
+    );
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"werkbrug\""),
+    );
+    resp
+}
+
+fn graphql_response(headers: &HeaderMap, response: async_graphql::Response) -> Response {
+    // Under the GraphQL-over-HTTP media type, a request that failed before execution is a 400.
+    let request_failed = response.is_err() && response.data == async_graphql::Value::Null;
+    let status = if request_failed && wants_graphql_response(headers) {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = serde_json::to_value(&response)
+        .unwrap_or_else(|_| error_body("response could not be encoded", "INTERNAL"));
+    json_response(headers, status, body)
+}

@@ -1,0 +1,331 @@
+//! The privacy policy: the one place that decides which caller may read which field of which
+//! record. Resolvers ask it; they never look at roles themselves.
+//!
+//! The rules are a table of `(role, class) → rule` read together with the field classes of
+//! `model::privacy`. Row filters (which persons a caller may see at all) live here too.
+
+use model::Role;
+use model::entity::{placement, source, source_record};
+use model::privacy::{self, PrivacyClass};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition};
+
+use crate::auth::{Caller, SCOPE_SPECIAL_READ};
+
+/// When a role may read a class of field.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Always.
+    Always,
+    /// Only for persons in the caller's organisation's caseload.
+    Caseload,
+    /// Only for persons in the caseload, and only with the named scope.
+    CaseloadWithScope(&'static str),
+    /// Only for persons whose active consent covers the caller (the privacy issue builds this).
+    Consented,
+    /// Never.
+    Never,
+}
+
+use PrivacyClass::*;
+use Role::*;
+use Rule::*;
+
+/// The policy as data: for every role and every class, the rule.
+pub const RULES: &[(Role, PrivacyClass, Rule)] = &[
+    (Caseworker, Public, Always),
+    (Caseworker, Generic, Caseload),
+    (Caseworker, Internal, Caseload),
+    (Caseworker, Personal, Caseload),
+    (Caseworker, Special, CaseloadWithScope(SCOPE_SPECIAL_READ)),
+    (Partner, Public, Always),
+    (Partner, Generic, Consented),
+    (Partner, Internal, Never),
+    (Partner, Personal, Never),
+    (Partner, Special, Never),
+    (Network, Public, Always),
+    (Network, Generic, Consented),
+    (Network, Internal, Never),
+    (Network, Personal, Never),
+    (Network, Special, Never),
+    (Dashboard, Public, Always),
+    (Dashboard, Generic, Never),
+    (Dashboard, Internal, Never),
+    (Dashboard, Personal, Never),
+    (Dashboard, Special, Never),
+    (Steward, Public, Always),
+    (Steward, Generic, Never),
+    (Steward, Internal, Never),
+    (Steward, Personal, Never),
+    (Steward, Special, Never),
+];
+
+/// Root entry points and the roles that may use them.
+pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
+    (
+        "organisations",
+        &[Caseworker, Partner, Network, Dashboard, Steward],
+    ),
+    ("me", &[Caseworker, Partner, Network, Dashboard, Steward]),
+    ("sources", &[Steward]),
+    ("importRuns", &[Steward]),
+    ("persons", &[Caseworker]),
+    ("person", &[Caseworker]),
+];
+
+/// A refusal; names the field or entry point, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The caller is not authenticated.
+    #[error(
+        "authentication required: send `Authorization: Bearer <token>` (create one with `werkbrug token create`)"
+    )]
+    Unauthenticated,
+    /// The caller's role may not use this entry point.
+    #[error("`{entry}` is not available to the role `{role}`")]
+    EntryPoint {
+        /// The root field.
+        entry: String,
+        /// The caller's role.
+        role: &'static str,
+    },
+    /// The caller may not read this field of this record.
+    #[error("not permitted to read `{field}`")]
+    Field {
+        /// `Type.field` as the schema names it.
+        field: String,
+    },
+}
+
+/// Why the policy could not be built: a field without a class or a role without rules.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Columns without a privacy class.
+    #[error(
+        "the privacy policy cannot start: columns without a privacy class: {0}; add them to model/src/privacy.rs"
+    )]
+    Unclassified(String),
+    /// A role/class combination without a rule.
+    #[error(
+        "the privacy policy cannot start: no rule for role `{0}` and class `{1}`; add it to server/src/policy.rs"
+    )]
+    MissingRule(&'static str, &'static str),
+}
+
+/// How a record relates to the caller; computed by the row filter, consulted per field.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecordAccess {
+    /// The caller's organisation holds a source record or an active placement for the person.
+    pub in_caseload: bool,
+    /// An active consent covers the caller.
+    pub consented: bool,
+}
+
+/// The policy, checked once at start-up.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    _checked: (),
+}
+
+impl Policy {
+    /// Builds the policy; fails when any column lacks a class or any role/class lacks a rule.
+    pub fn new() -> Result<Self, PolicyError> {
+        let (missing, stale) = privacy::unclassified();
+        if !missing.is_empty() || !stale.is_empty() {
+            return Err(PolicyError::Unclassified(
+                missing
+                    .into_iter()
+                    .chain(stale)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
+        for role in Role::ALL {
+            for class in [Public, Generic, Internal, Personal, Special] {
+                if rule(*role, class).is_none() {
+                    return Err(PolicyError::MissingRule(role.as_str(), class.as_str()));
+                }
+            }
+        }
+        Ok(Self { _checked: () })
+    }
+
+    /// Whether the caller's role may use a root field.
+    pub fn entry(&self, caller: Option<&Caller>, entry: &str) -> Result<(), Denied> {
+        let caller = caller.ok_or(Denied::Unauthenticated)?;
+        let allowed = ENTRY_POINTS
+            .iter()
+            .find(|(e, _)| *e == entry)
+            .is_some_and(|(_, roles)| roles.contains(&caller.role));
+        if allowed {
+            Ok(())
+        } else {
+            Err(Denied::EntryPoint {
+                entry: entry.to_owned(),
+                role: caller.role.as_str(),
+            })
+        }
+    }
+
+    /// Whether the caller may read `table.column` of a record with the given access.
+    /// `field` is the schema's name for it, used in the refusal.
+    pub fn field(
+        &self,
+        caller: &Caller,
+        table: &str,
+        column: &str,
+        access: RecordAccess,
+        field: &str,
+    ) -> Result<PrivacyClass, Denied> {
+        let denied = || Denied::Field {
+            field: field.to_owned(),
+        };
+        let class = privacy::class_of(table, column).ok_or_else(denied)?;
+        let allowed = match rule(caller.role, class).unwrap_or(Never) {
+            Always => true,
+            Caseload => access.in_caseload,
+            CaseloadWithScope(scope) => access.in_caseload && caller.has_scope(scope),
+            Consented => access.consented,
+            Never => false,
+        };
+        if allowed { Ok(class) } else { Err(denied()) }
+    }
+
+    /// The row filter on `person.id` for persons the caller may see; `None` when it sees none.
+    pub fn visible_persons(&self, caller: &Caller) -> Option<Condition> {
+        match caller.role {
+            Caseworker => Some(caseload_condition(caller.organisation_id)),
+            // Consent-based visibility for partners and the network is built by the privacy issue.
+            Partner | Network | Dashboard | Steward => None,
+        }
+    }
+}
+
+fn rule(role: Role, class: PrivacyClass) -> Option<Rule> {
+    RULES
+        .iter()
+        .find(|(r, c, _)| *r == role && *c == class)
+        .map(|(_, _, rule)| *rule)
+}
+
+/// Persons the organisation holds a source record or an active placement for.
+fn caseload_condition(organisation_id: i64) -> Condition {
+    use model::entity::person;
+    let by_source = Query::select()
+        .column((source_record::Entity, source_record::Column::PersonId))
+        .from(source_record::Entity)
+        .inner_join(
+            source::Entity,
+            Expr::col((source::Entity, source::Column::Id))
+                .equals((source_record::Entity, source_record::Column::SourceId)),
+        )
+        .and_where(Expr::col((source::Entity, source::Column::OrganisationId)).eq(organisation_id))
+        .and_where(
+            Expr::col((source_record::Entity, source_record::Column::PersonId)).is_not_null(),
+        )
+        .to_owned();
+    let by_placement = Query::select()
+        .column(placement::Column::PersonId)
+        .from(placement::Entity)
+        .cond_where(
+            Condition::all()
+                .add(placement::Column::ActualEndDate.is_null())
+                .add(
+                    Condition::any()
+                        .add(placement::Column::OrganisationId.eq(organisation_id))
+                        .add(placement::Column::ProviderOrganisationId.eq(organisation_id)),
+                ),
+        )
+        .to_owned();
+    Condition::any()
+        .add(person::Column::Id.in_subquery(by_source))
+        .add(person::Column::Id.in_subquery(by_placement))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(role: Role, scopes: &[&str]) -> Caller {
+        Caller {
+            subject: "t".into(),
+            role,
+            organisation_id: 1,
+            organisation_code: "o".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    const IN: RecordAccess = RecordAccess {
+        in_caseload: true,
+        consented: true,
+    };
+
+    #[test]
+    fn policy_starts_and_only_caseworkers_read_personal_fields() {
+        let p = Policy::new().unwrap();
+        for role in Role::ALL {
+            let r = p.field(
+                &caller(*role, &[]),
+                "person_identity",
+                "family_name",
+                IN,
+                "x",
+            );
+            assert_eq!(r.is_ok(), *role == Caseworker, "{role}");
+        }
+        let cw = caller(Caseworker, &[]);
+        let outside = RecordAccess {
+            in_caseload: false,
+            consented: true,
+        };
+        assert!(
+            p.field(&cw, "person_identity", "family_name", outside, "x")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn special_needs_the_scope() {
+        let p = Policy::new().unwrap();
+        assert!(
+            p.field(
+                &caller(Caseworker, &[]),
+                "sensitive_detail",
+                "health_notes",
+                IN,
+                "x"
+            )
+            .is_err()
+        );
+        assert!(
+            p.field(
+                &caller(Caseworker, &[SCOPE_SPECIAL_READ]),
+                "sensitive_detail",
+                "health_notes",
+                IN,
+                "x"
+            )
+            .is_ok()
+        );
+        let err = p.field(
+            &caller(Partner, &[]),
+            "sensitive_detail",
+            "health_notes",
+            IN,
+            "SensitiveDetail.healthNotes",
+        );
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "not permitted to read `SensitiveDetail.healthNotes`"
+        );
+    }
+
+    #[test]
+    fn entry_points_follow_roles() {
+        let p = Policy::new().unwrap();
+        assert!(p.entry(Some(&caller(Steward, &[])), "sources").is_ok());
+        assert!(p.entry(Some(&caller(Partner, &[])), "persons").is_err());
+        assert_eq!(p.entry(None, "organisations"), Err(Denied::Unauthenticated));
+    }
+}

@@ -1,0 +1,232 @@
+//! Layered configuration: built-in defaults, then `werkbrug.toml` (or `--config` /
+//! `WERKBRUG_CONFIG`), then `WERKBRUG_SECTION__KEY` environment variables and `DATABASE_URL`.
+//! Secrets come from the environment or key files only, never from the TOML file itself.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// File with generated development keys, written when no configuration exists.
+pub const DEV_KEYS_FILE: &str = ".werkbrug-dev-keys.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Settings {
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[database]`
+    pub database: DatabaseConfig,
+    /// `[auth]`
+    pub auth: AuthConfig,
+    /// `[privacy]`
+    pub privacy: PrivacyConfig,
+    /// `[[source]]`: imported by the importers (see the importers issue).
+    #[serde(rename = "source")]
+    pub sources: Vec<toml_value::Table>,
+}
+
+/// Raw `[[source]]` tables; the importers give them their shape.
+pub mod toml_value {
+    /// A TOML table as figment reads it.
+    pub type Table = std::collections::BTreeMap<String, figment::value::Value>;
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Seconds a request may take.
+    pub request_timeout_secs: u64,
+    /// Largest request body in bytes.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            request_timeout_secs: 30,
+            body_limit_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` or `postgres://…`.
+    pub url: String,
+    /// Run pending migrations when `serve` starts.
+    pub auto_migrate: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://werkbrug.db".into(),
+            auto_migrate: true,
+        }
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Token signing key (environment only: `WERKBRUG_AUTH__SIGNING_KEY`).
+    #[serde(skip_serializing)]
+    pub signing_key: Option<SecretString>,
+    /// File holding the token signing key.
+    pub signing_key_file: Option<PathBuf>,
+    /// Default token lifetime, e.g. `30d`.
+    pub default_token_ttl: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            signing_key: None,
+            signing_key_file: None,
+            default_token_ttl: "30d".into(),
+        }
+    }
+}
+
+/// `[privacy]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrivacyConfig {
+    /// Smallest number of persons an aggregate cell may count.
+    pub min_cell_size: u32,
+    /// Smallest denominator for which a rate is shown.
+    pub min_rate_denominator: u32,
+    /// BSN encryption key, 64 hex digits (environment only).
+    #[serde(skip_serializing)]
+    pub bsn_encryption_key: Option<SecretString>,
+    /// File holding the BSN encryption key.
+    pub bsn_encryption_key_file: Option<PathBuf>,
+    /// BSN pseudonym key, 64 hex digits (environment only).
+    #[serde(skip_serializing)]
+    pub bsn_pseudonym_key: Option<SecretString>,
+    /// File holding the BSN pseudonym key.
+    pub bsn_pseudonym_key_file: Option<PathBuf>,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            min_cell_size: 10,
+            min_rate_denominator: 100,
+            bsn_encryption_key: None,
+            bsn_encryption_key_file: None,
+            bsn_pseudonym_key: None,
+            bsn_pseudonym_key_file: None,
+        }
+    }
+}
+
+/// Keys that must not be written in the TOML file.
+const SECRET_KEYS: &[(&str, &str)] = &[
+    ("auth", "signing_key"),
+    ("privacy", "bsn_encryption_key"),
+    ("privacy", "bsn_pseudonym_key"),
+];
+
+/// The loaded configuration and where it came from.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The settings.
+    pub settings: Settings,
+    /// The configuration file, when one was read.
+    pub file: Option<PathBuf>,
+}
+
+/// Loads the configuration from `explicit` (the `--config` flag or `WERKBRUG_CONFIG`), else
+/// `./werkbrug.toml` when it exists, else defaults; environment variables override all.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded> {
+    let file = match explicit {
+        Some(p) => {
+            if !p.exists() {
+                bail!(
+                    "configuration file {} not found; pass an existing file to --config or WERKBRUG_CONFIG",
+                    p.display()
+                );
+            }
+            Some(p.to_path_buf())
+        }
+        None => Some(PathBuf::from("werkbrug.toml")).filter(|p| p.exists()),
+    };
+    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+    if let Some(path) = &file {
+        refuse_inline_secrets(path)?;
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment = figment
+        .merge(Env::prefixed("WERKBRUG_").split("__").ignore(&["CONFIG"]))
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database.url".into()),
+        );
+    let settings: Settings = figment
+        .extract()
+        .context("the configuration is not valid; see werkbrug.example.toml for every key")?;
+    Ok(Loaded { settings, file })
+}
+
+fn refuse_inline_secrets(path: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    for (section, key) in SECRET_KEYS {
+        if value.get(*section).and_then(|s| s.get(*key)).is_some() {
+            bail!(
+                "{}: `[{section}] {key}` is a secret and does not belong in the configuration file; \
+                 set WERKBRUG_{}__{} or `{key}_file` instead",
+                path.display(),
+                section.to_uppercase(),
+                key.to_uppercase()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_the_file_are_refused_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("werkbrug.toml");
+        std::fs::write(&path, "[auth]\nsigning_key = \"abc\"\n").unwrap();
+        let err = load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("WERKBRUG_AUTH__SIGNING_KEY"), "{err}");
+    }
+
+    #[test]
+    fn file_values_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"127.0.0.1:9999\"\n[privacy]\nmin_cell_size = 15\n",
+        )
+        .unwrap();
+        let loaded = load(Some(&path)).unwrap();
+        assert_eq!(loaded.settings.server.listen, "127.0.0.1:9999");
+        assert_eq!(loaded.settings.privacy.min_cell_size, 15);
+        assert!(load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

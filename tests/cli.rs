@@ -1,0 +1,307 @@
+//! The `werkbrug` binary end to end: `serve --demo`, `token create`, `serve` on a configured
+//! database, `export-schema`, graceful shutdown, and clear configuration errors.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_werkbrug");
+
+/// A running server: its process, address and the lines it printed before listening.
+struct Running {
+    child: Child,
+    base: String,
+    banner: Vec<String>,
+}
+
+fn spawn(cmd: &mut Command) -> Running {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("werkbrug starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut banner = vec![];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not print `listening on` within a minute: {banner:?}");
+        };
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            return Running {
+                child,
+                base: addr.to_owned(),
+                banner,
+            };
+        }
+        banner.push(line);
+    }
+}
+
+impl Drop for Running {
+    /// A failed test still leaves no server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Running {
+    async fn query(&self, token: &str, query: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "graceful shutdown exits 0, got {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn token_create(
+    dir: &std::path::Path,
+    envs: &[(&str, String)],
+    args: &[&str],
+) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["token", "create"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn last_line(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn demo_serves_sample_data_and_cli_tokens_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = spawn(
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("WERKBRUG_CONFIG")
+            .env("RUST_LOG", "warn")
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"]),
+    );
+    assert!(
+        dir.path().join(".werkbrug-dev-keys.toml").exists(),
+        "dev keys generated"
+    );
+    let tokens: Vec<String> = server
+        .banner
+        .iter()
+        .filter_map(|l| l.split("Bearer ").nth(1))
+        .map(|t| t.trim_end_matches("\"}").to_owned())
+        .collect();
+    assert_eq!(
+        tokens.len(),
+        6,
+        "a token per demo role: {:?}",
+        server.banner
+    );
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|l| l.contains("GraphiQL: http://127.0.0.1:"))
+    );
+
+    let r = server
+        .query(
+            &tokens[0],
+            "{ persons(first: 3) { edges { node { identity { familyName } } } } }",
+        )
+        .await;
+    assert_eq!(
+        r["data"]["persons"]["edges"].as_array().unwrap().len(),
+        3,
+        "{r}"
+    );
+
+    // A token from the command line, for the organisation's name as imported.
+    let db_url = format!("sqlite://{}", dir.path().join("werkbrug-demo.db").display());
+    let out = token_create(
+        dir.path(),
+        &[("DATABASE_URL", db_url)],
+        &[
+            "--role",
+            "steward",
+            "--org",
+            "Gemeente Amsterdam",
+            "--ttl",
+            "1h",
+        ],
+    );
+    let token = last_line(&out);
+    let r = server
+        .query(&token, "{ organisations { name kind } }")
+        .await;
+    let orgs = r["data"]["organisations"].as_array().unwrap();
+    assert!(
+        orgs.iter().any(|o| o["name"] == "Gemeente Amsterdam"),
+        "{r}"
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn serves_a_configured_database() {
+    let env = common::TestEnv::with_sample().await;
+    let envs = env.binary_env();
+    let token = last_line(&token_create(
+        env.dir.path(),
+        &envs,
+        &["--role", "network", "--org", "sociaal-werkkoepel"],
+    ));
+    let mut server = spawn(
+        Command::new(BIN)
+            .current_dir(env.dir.path())
+            .env_remove("WERKBRUG_CONFIG")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(["serve", "--listen", "127.0.0.1:0"]),
+    );
+    let r = server
+        .query(
+            &token,
+            "{ me { role organisation { code } } organisations(kind: \"employer\") { name } }",
+        )
+        .await;
+    assert_eq!(r["data"]["me"]["role"], "network", "{r}");
+    assert_eq!(
+        r["data"]["organisations"].as_array().unwrap().len(),
+        5,
+        "{r}"
+    );
+    let r = server
+        .query(&token, "{ persons(first: 1) { edges { node { id } } } }")
+        .await;
+    assert!(r["data"].is_null(), "{r}");
+    server.stop();
+
+    // Clear errors: unknown organisation, unknown role, scope for a non-caseworker.
+    for (args, expect) in [
+        (
+            vec!["--role", "partner", "--org", "Nobody BV"],
+            "no organisation named or coded `Nobody BV`",
+        ),
+        (
+            vec!["--role", "boss", "--org", "uwv"],
+            "expected one of: caseworker, partner, network, dashboard, steward",
+        ),
+        (
+            vec![
+                "--role",
+                "partner",
+                "--org",
+                "uwv",
+                "--scope",
+                "special:read",
+            ],
+            "only for caseworkers",
+        ),
+    ] {
+        let out = token_create(env.dir.path(), &envs, &args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{err}");
+    }
+    env.cleanup().await;
+}
+
+#[test]
+fn configuration_errors_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .env_remove("WERKBRUG_CONFIG")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(
+        run(&["--config", "missing.toml", "migrate"])
+            .contains("configuration file missing.toml not found")
+    );
+    std::fs::write(
+        dir.path().join("w.toml"),
+        "[privacy]\nbsn_pseudonym_key = \"00\"\n",
+    )
+    .unwrap();
+    assert!(
+        run(&["--config", "w.toml", "serve"]).contains("set WERKBRUG_PRIVACY__BSN_PSEUDONYM_KEY")
+    );
+    std::fs::write(
+        dir.path().join("ok.toml"),
+        "[database]\nurl = \"sqlite://x.db\"\n",
+    )
+    .unwrap();
+    assert!(
+        run(&["--config", "ok.toml", "serve"])
+            .contains("missing secrets: WERKBRUG_AUTH__SIGNING_KEY")
+    );
+}
+
+#[test]
+fn export_schema_prints_the_committed_sdl() {
+    let out = Command::new(BIN).arg("export-schema").output().unwrap();
+    assert!(out.status.success());
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}

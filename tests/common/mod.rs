@@ -1,0 +1,226 @@
+//! Test harness: a fresh database per test (a SQLite file, or a PostgreSQL schema when
+//! `TEST_DATABASE_URL` is set), the app in-process, and helpers to run the real binary.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use migrations::{Migrator, MigratorTrait};
+use model::BsnProtector;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use secrecy::SecretString;
+use server::auth::{TokenKeys, TokenRequest};
+use tower::ServiceExt;
+
+/// A fresh, migrated database and the keys of one test.
+pub struct TestEnv {
+    pub db: DatabaseConnection,
+    /// A URL the binary can use to reach the same database.
+    pub url: String,
+    pub signing_key: String,
+    pub encryption_key: String,
+    pub pseudonym_key: String,
+    pub tokens: TokenKeys,
+    pub protector: BsnProtector,
+    pub dir: tempfile::TempDir,
+    schema: Option<(String, String)>,
+}
+
+/// Which database the suite runs against.
+pub fn backend() -> &'static str {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+impl TestEnv {
+    /// A fresh database, not yet migrated.
+    pub async fn empty() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, schema) = match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(base) => {
+                let name = format!("t_{}", uuid_like());
+                let admin = Database::connect(base.as_str())
+                    .await
+                    .expect("TEST_DATABASE_URL reachable");
+                admin
+                    .execute_raw(Statement::from_string(
+                        admin.get_database_backend(),
+                        format!("CREATE SCHEMA {name}"),
+                    ))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let sep = if base.contains('?') { '&' } else { '?' };
+                (
+                    format!("{base}{sep}options=-c%20search_path%3D{name}"),
+                    Some((base, name)),
+                )
+            }
+            None => (
+                format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+                None,
+            ),
+        };
+        let mut opts = ConnectOptions::new(url.clone());
+        opts.sqlx_logging(false).max_connections(5);
+        let db = Database::connect(opts).await.unwrap();
+        let signing_key = model::crypto::generate_key_hex();
+        let encryption_key = model::crypto::generate_key_hex();
+        let pseudonym_key = model::crypto::generate_key_hex();
+        Self {
+            tokens: TokenKeys::new(&SecretString::from(signing_key.clone())).unwrap(),
+            protector: BsnProtector::from_hex(&encryption_key, &pseudonym_key).unwrap(),
+            db,
+            url,
+            signing_key,
+            encryption_key,
+            pseudonym_key,
+            dir,
+            schema,
+        }
+    }
+
+    /// A fresh, migrated database.
+    pub async fn migrated() -> Self {
+        let env = Self::empty().await;
+        Migrator::up(&env.db, None).await.unwrap();
+        env
+    }
+
+    /// A fresh database with the bundled sample data.
+    pub async fn with_sample() -> Self {
+        let env = Self::migrated().await;
+        importers::sample::load_sample(&env.db, &env.protector, 7)
+            .await
+            .unwrap();
+        env
+    }
+
+    /// The application state for in-process requests.
+    pub fn state(&self) -> server::AppState {
+        server::AppState::new(
+            self.db.clone(),
+            self.tokens.clone(),
+            self.protector.clone(),
+            server::ServerSettings::default(),
+        )
+        .unwrap()
+    }
+
+    /// Issues a token through the same path the command line uses.
+    pub async fn token(&self, role: model::Role, org: &str, scopes: &[&str]) -> String {
+        let req = TokenRequest {
+            subject: format!("test-{role}"),
+            role,
+            organisation: org.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            ttl: chrono::Duration::hours(1),
+        };
+        server::auth::issue_token(&self.db, &self.tokens, &req)
+            .await
+            .unwrap()
+            .0
+    }
+
+    /// Environment for the binary: database URL and keys, no configuration file.
+    pub fn binary_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DATABASE_URL", self.url.clone()),
+            ("WERKBRUG_AUTH__SIGNING_KEY", self.signing_key.clone()),
+            (
+                "WERKBRUG_PRIVACY__BSN_ENCRYPTION_KEY",
+                self.encryption_key.clone(),
+            ),
+            (
+                "WERKBRUG_PRIVACY__BSN_PSEUDONYM_KEY",
+                self.pseudonym_key.clone(),
+            ),
+            ("RUST_LOG", "warn".into()),
+        ]
+    }
+
+    /// Drops the PostgreSQL schema (SQLite files go with the temporary directory).
+    pub async fn cleanup(self) {
+        self.db.close().await.ok();
+        if let Some((base, name)) = &self.schema {
+            let admin = Database::connect(base.as_str()).await.unwrap();
+            admin
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("DROP SCHEMA {name} CASCADE"),
+                ))
+                .await
+                .unwrap();
+            admin.close().await.ok();
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A response: status, content type and JSON body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: serde_json::Value,
+    pub text: String,
+}
+
+/// Sends one request to the in-process app.
+pub async fn send(app: &axum::Router, req: Request<Body>) -> Reply {
+    let resp = tokio::time::timeout(Duration::from_secs(30), app.clone().oneshot(req))
+        .await
+        .expect("request finished")
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let content_type = headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Reply {
+        status,
+        content_type,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        text,
+    }
+}
+
+/// A `POST /graphql` with an optional bearer token.
+pub fn post(query: &str, token: Option<&str>) -> Request<Body> {
+    let mut b = Request::post("/graphql").header("content-type", "application/json");
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    b.body(Body::from(
+        serde_json::json!({ "query": query }).to_string(),
+    ))
+    .unwrap()
+}
