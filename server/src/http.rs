@@ -103,7 +103,7 @@ async fn graphiql() -> Html<String> {
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
-            .title("werkbrug GraphiQL — add your token under Headers: {\"Authorization\": \"Bearer …\"}")
+            .title("werkbrug GraphiQL")
             .finish(),
     )
 }
