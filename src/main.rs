@@ -49,8 +49,20 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Inspect the audit log of reads of personal and special fields.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is its output.
     ExportSchema,
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Recompute the hash chain of the audit log; exits 1 and names the events that were
+    /// changed, removed or inserted out of order.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +117,27 @@ async fn main() -> Result<()> {
         Command::ExportSchema => {
             print!("{}", server::sdl());
             Ok(())
+        }
+        Command::Audit {
+            action: AuditAction::Verify,
+        } => {
+            let loaded = config::load(cli.config.as_deref())?;
+            let db = connect(&loaded.settings.database.url).await?;
+            let report = server::audit::verify_chain(&db)
+                .await
+                .context("cannot read the audit log")?;
+            if report.broken.is_empty() {
+                println!("audit chain intact: {} events", report.events);
+                Ok(())
+            } else {
+                let ids: Vec<String> = report.broken.iter().map(i64::to_string).collect();
+                bail!(
+                    "audit chain broken: {} of {} events do not match the chain (ids {}); the log was altered in the database",
+                    report.broken.len(),
+                    report.events,
+                    ids.join(", ")
+                )
+            }
         }
         Command::Migrate { action } => {
             let loaded = config::load(cli.config.as_deref())?;

@@ -11,7 +11,7 @@ use async_graphql::{
     SimpleObject,
 };
 use model::entity::{
-    candidate_profile, import_run, organisation, person, person_identity, placement,
+    audit_event, candidate_profile, import_run, organisation, person, person_identity, placement,
     sensitive_detail, source,
 };
 use model::privacy::PrivacyClass;
@@ -175,6 +175,40 @@ impl Query {
                 m: r,
             })
             .collect())
+    }
+
+    /// Audit events of reads of personal and special fields, newest first (steward).
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditEventFilter>,
+        #[graphql(default = 20)] first: i32,
+    ) -> Result<Vec<AuditEvent>> {
+        enter(ctx, "auditEvents")?;
+        let mut q = audit_event::Entity::find().order_by_desc(audit_event::Column::Id);
+        if let Some(f) = filter {
+            if let Some(v) = f.person_pseudonym {
+                q = q.filter(audit_event::Column::PersonPseudonym.eq(v));
+            }
+            if let Some(v) = f.subject {
+                q = q.filter(audit_event::Column::Subject.eq(v));
+            }
+            if let Some(v) = f.request_id {
+                q = q.filter(audit_event::Column::RequestId.eq(v));
+            }
+            if let Some(v) = f.since {
+                q = q.filter(audit_event::Column::OccurredAt.gte(v));
+            }
+            if let Some(v) = f.before_id {
+                q = q.filter(audit_event::Column::Id.lt(v.parse::<i64>().unwrap_or(0)));
+            }
+        }
+        let rows = q
+            .limit(page_size(first)? as u64)
+            .all(db(ctx))
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|m| AuditEvent { m }).collect())
     }
 
     /// Persons in the caller's caseload (caseworker), in a stable order, paginated.
@@ -367,6 +401,78 @@ impl RecordScope {
             }
         }
         Ok(())
+    }
+}
+
+/// Which audit events to list; all conditions must hold.
+#[derive(async_graphql::InputObject, Default)]
+pub struct AuditEventFilter {
+    /// Only reads of this person (pseudonym, as stored in the event).
+    person_pseudonym: Option<String>,
+    /// Only reads by this token subject.
+    subject: Option<String>,
+    /// Only reads in this request.
+    request_id: Option<String>,
+    /// Only events at or after this time.
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events older than this id (to page backwards).
+    before_id: Option<ID>,
+}
+
+/// One read of personal or special fields (the shape of the Logboek Dataverwerkingen).
+pub struct AuditEvent {
+    m: audit_event::Model,
+}
+
+#[Object]
+impl AuditEvent {
+    /// Event id.
+    async fn id(&self) -> ID {
+        ID(self.m.id.to_string())
+    }
+    /// When the fields were read.
+    async fn occurred_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.m.occurred_at
+    }
+    /// Token subject of the reader.
+    async fn subject(&self) -> &str {
+        &self.m.subject
+    }
+    /// Role of the reader.
+    async fn role(&self) -> &str {
+        &self.m.role
+    }
+    /// Database id of the reader's organisation.
+    async fn organisation_id(&self) -> Option<ID> {
+        self.m.organisation_id.map(|i| ID(i.to_string()))
+    }
+    /// Pseudonym of the person whose fields were read.
+    async fn person_pseudonym(&self) -> &str {
+        &self.m.person_pseudonym
+    }
+    /// The fields read, as `Type.field`.
+    async fn fields(&self) -> Vec<String> {
+        list(&self.m.fields)
+    }
+    /// Processing purpose.
+    async fn purpose(&self) -> &str {
+        &self.m.purpose
+    }
+    /// GraphQL operation name, when the client gave one.
+    async fn operation_name(&self) -> Option<&str> {
+        self.m.operation_name.as_deref()
+    }
+    /// Request id (the `x-request-id` response header).
+    async fn request_id(&self) -> &str {
+        &self.m.request_id
+    }
+    /// Hash of the previous event.
+    async fn prev_hash(&self) -> &str {
+        &self.m.prev_hash
+    }
+    /// This event's hash.
+    async fn hash(&self) -> &str {
+        &self.m.hash
     }
 }
 

@@ -239,11 +239,19 @@ async fn execute(
         }
     };
     if let Some(c) = &caller {
-        tracing::info!(role = c.role.as_str(), org = %c.organisation_code, operation = request.operation_name.as_deref().unwrap_or("-"), "graphql request");
+        tracing::info!(role = c.role.as_str(), org = %c.organisation_code, "graphql request");
     }
+    // The operation's name: as the client asked for it, or the document's only named operation.
+    let operation_name = request.operation_name.clone().or_else(|| {
+        let mut names = doc.operations.iter().map(|(name, _)| name);
+        match (names.next(), names.next()) {
+            (Some(Some(name)), None) => Some(name.to_string()),
+            _ => None,
+        }
+    });
     let context = RequestContext {
         request_id: request_id(&headers),
-        operation_name: request.operation_name.clone(),
+        operation_name,
     };
     let collector = std::sync::Arc::new(AuditCollector::default());
     let mut request = request.data(collector.clone());

@@ -69,6 +69,7 @@ pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
     ("me", &[Caseworker, Partner, Network, Dashboard, Steward]),
     ("sources", &[Steward]),
     ("importRuns", &[Steward]),
+    ("auditEvents", &[Steward]),
     ("persons", &[Caseworker]),
     ("person", &[Caseworker]),
 ];

@@ -1,0 +1,139 @@
+//! The audit log end to end: one event per person read with the fields read, the steward's
+//! `auditEvents` query, and `werkbrug audit verify` catching a row changed in the database.
+
+mod common;
+
+use std::process::Command;
+
+use common::{TestEnv, post, send};
+use model::Role;
+use model::entity::audit_event;
+use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+
+const BIN: &str = env!("CARGO_BIN_EXE_werkbrug");
+
+fn verify(env: &TestEnv) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(env.dir.path())
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(env.binary_env())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reading_a_bsn_is_audited_once_and_the_chain_catches_tampering() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let caseworker = env.token(Role::Caseworker, "gemeente-amsterdam", &[]).await;
+    let r = send(
+        &app,
+        post(
+            "{ persons(first: 1) { edges { node { id } } } }",
+            Some(&caseworker),
+        ),
+    )
+    .await;
+    let id = r.body["data"]["persons"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        audit_event::Entity::find()
+            .all(&env.db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "ids are not personal"
+    );
+
+    let q = format!(
+        "query ReadBsn {{ person(id: \"{id}\") {{ identity {{ bsnMasked }} a: identity {{ bsnMasked }} profile {{ skills }} }} }}"
+    );
+    let r = send(&app, post(&q, Some(&caseworker))).await;
+    assert!(r.body["errors"].is_null(), "{}", r.text);
+    let events = audit_event::Entity::find().all(&env.db).await.unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "one event for one person, however often the field is selected"
+    );
+    let e = &events[0];
+    assert_eq!(e.fields, serde_json::json!(["PersonIdentity.bsnMasked"]));
+    assert_eq!(e.subject, "test-caseworker");
+    assert_eq!(e.role, "caseworker");
+    assert_eq!(e.purpose, "case_management");
+    assert_eq!(e.operation_name.as_deref(), Some("ReadBsn"));
+    assert_eq!(r.headers["x-request-id"].to_str().unwrap(), e.request_id);
+    assert_eq!(
+        e.person_pseudonym.len(),
+        64,
+        "a pseudonym, not an id or a BSN"
+    );
+
+    // A few more reads, then the steward lists them and the chain verifies.
+    for _ in 0..3 {
+        send(
+            &app,
+            post(
+                "{ persons(first: 3) { edges { node { identity { familyName } } } } }",
+                Some(&caseworker),
+            ),
+        )
+        .await;
+    }
+    let steward = env.token(Role::Steward, "gemeente-amsterdam", &[]).await;
+    let r = send(
+        &app,
+        post(
+            "{ auditEvents(first: 100) { id fields purpose hash prevHash } }",
+            Some(&steward),
+        ),
+    )
+    .await;
+    let listed = r.body["data"]["auditEvents"].as_array().unwrap();
+    assert_eq!(listed.len(), 10, "{}", r.text);
+    let partner = env
+        .token(Role::Partner, importers::sample::PARTNERS[0], &[])
+        .await;
+    let r = send(&app, post("{ auditEvents { id } }", Some(&partner))).await;
+    assert!(r.body["data"].is_null(), "{}", r.text);
+
+    let out = verify(&env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "audit chain intact: 10 events"
+    );
+
+    // Someone edits a row in the database: verify names it.
+    let victim = audit_event::Entity::find().all(&env.db).await.unwrap()[4].id;
+    env.db
+        .execute_raw(Statement::from_string(
+            env.db.get_database_backend(),
+            format!("UPDATE audit_event SET subject = 'someone-else' WHERE id = {victim}"),
+        ))
+        .await
+        .unwrap();
+    let out = verify(&env);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("(ids {victim})")), "{err}");
+
+    // Deleting a row breaks the link of the next one.
+    env.db
+        .execute_raw(Statement::from_string(
+            env.db.get_database_backend(),
+            format!("DELETE FROM audit_event WHERE id = {}", victim + 2),
+        ))
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&verify(&env).stderr).into_owned();
+    assert!(err.contains(&format!("{}", victim + 3)), "{err}");
+    env.cleanup().await;
+}
