@@ -387,3 +387,66 @@ async fn graphql_over_http() {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn each_role_introspects_only_its_own_schema() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let q = "{ query: __type(name: \"Query\") { fields { name } } person: __type(name: \"Person\") { fields { name } } sensitive: __type(name: \"SensitiveDetail\") { fields { name } } }";
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        let mut n: Vec<String> = v["fields"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| f["name"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        n.sort();
+        n
+    };
+    let partner = importers::sample::PARTNERS[0];
+    for (role, org, scopes) in [
+        (Role::Caseworker, MUNICIPALITY, &[][..]),
+        (Role::Caseworker, MUNICIPALITY, &["special:read"][..]),
+        (Role::Partner, partner, &[][..]),
+        (Role::Network, NETWORK, &[][..]),
+        (Role::Dashboard, NETWORK, &[][..]),
+        (Role::Steward, MUNICIPALITY, &[][..]),
+    ] {
+        let token = env.token(role, org, scopes).await;
+        let r = send(&app, post(q, Some(&token))).await;
+        assert!(r.body["errors"].is_null(), "{}", r.text);
+        let mut expected: Vec<String> = server::policy::ENTRY_POINTS
+            .iter()
+            .filter(|(_, roles)| roles.contains(&role))
+            .map(|(e, _)| (*e).to_owned())
+            .collect();
+        expected.sort();
+        assert_eq!(
+            names(&r.body["data"]["query"]),
+            expected,
+            "{role} root fields"
+        );
+        let sensitive = names(&r.body["data"]["sensitive"]);
+        if role == Role::Caseworker {
+            assert!(names(&r.body["data"]["person"]).contains(&"identity".to_owned()));
+            assert_eq!(
+                sensitive.contains(&"healthNotes".to_owned()),
+                !scopes.is_empty(),
+                "{role} {scopes:?}"
+            );
+            assert!(sensitive.contains(&"wageValuePct".to_owned()));
+        } else {
+            assert!(
+                r.body["data"]["person"].is_null(),
+                "{role} sees the Person type"
+            );
+            assert!(
+                r.body["data"]["sensitive"].is_null(),
+                "{role} sees the SensitiveDetail type"
+            );
+        }
+    }
+    env.cleanup().await;
+}

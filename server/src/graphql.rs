@@ -63,6 +63,43 @@ fn enter<'a>(ctx: &'a Context<'_>, entry: &str) -> Result<&'a Caller> {
     caller.ok_or_else(|| denied(Denied::Unauthenticated))
 }
 
+/// Generates a function that tells async-graphql whether a root field is in the caller's schema.
+macro_rules! visible_entry {
+    ($($name:ident => $entry:literal),* $(,)?) => {
+        $(
+            fn $name(ctx: &Context<'_>) -> bool {
+                state(ctx).policy.entry(caller(ctx), $entry).is_ok()
+            }
+        )*
+    };
+}
+
+visible_entry!(
+    visible_sources => "sources",
+    visible_import_runs => "importRuns",
+    visible_audit_events => "auditEvents",
+    visible_persons => "persons",
+    visible_person => "person",
+);
+
+/// Generates a function that tells async-graphql whether fields of a class are in the caller's schema.
+macro_rules! visible_class {
+    ($($name:ident => $class:expr),* $(,)?) => {
+        $(
+            fn $name(ctx: &Context<'_>) -> bool {
+                caller(ctx).is_some_and(|c| state(ctx).policy.class_visible(c, $class))
+            }
+        )*
+    };
+}
+
+visible_class!(
+    visible_generic => PrivacyClass::Generic,
+    visible_internal => PrivacyClass::Internal,
+    visible_personal => PrivacyClass::Personal,
+    visible_special => PrivacyClass::Special,
+);
+
 fn denied(d: Denied) -> Error {
     let code = match d {
         Denied::Unauthenticated => "UNAUTHENTICATED",
@@ -120,6 +157,7 @@ impl Query {
     }
 
     /// Configured data sources (steward).
+    #[graphql(visible = "visible_sources")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         enter(ctx, "sources")?;
         let db = db(ctx);
@@ -139,6 +177,7 @@ impl Query {
     }
 
     /// Import runs, newest first (steward); optionally of one source, at most `first` (≤ 100).
+    #[graphql(visible = "visible_import_runs")]
     async fn import_runs(
         &self,
         ctx: &Context<'_>,
@@ -178,6 +217,7 @@ impl Query {
     }
 
     /// Audit events of reads of personal and special fields, newest first (steward).
+    #[graphql(visible = "visible_audit_events")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
@@ -212,6 +252,7 @@ impl Query {
     }
 
     /// Persons in the caller's caseload (caseworker), in a stable order, paginated.
+    #[graphql(visible = "visible_persons")]
     async fn persons(
         &self,
         ctx: &Context<'_>,
@@ -255,6 +296,7 @@ impl Query {
     }
 
     /// One person of the caller's caseload; `null` when it is not in the caseload or does not exist.
+    #[graphql(visible = "visible_person")]
     async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
         let caller = enter(ctx, "person")?;
         let Ok(id) = id.parse::<i64>() else {
@@ -424,7 +466,7 @@ pub struct AuditEvent {
     m: audit_event::Model,
 }
 
-#[Object]
+#[Object(visible = "visible_audit_events")]
 impl AuditEvent {
     /// Event id.
     async fn id(&self) -> ID {
@@ -615,7 +657,7 @@ pub struct Person {
     placements: Vec<Placement>,
 }
 
-#[Object]
+#[Object(visible = "visible_person")]
 impl Person {
     /// Person id.
     async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
@@ -623,6 +665,7 @@ impl Person {
         Ok(ID(self.m.id.to_string()))
     }
     /// Identifying details (personal; every read is audited).
+    #[graphql(visible = "visible_personal")]
     async fn identity(&self) -> Option<&PersonIdentity> {
         self.identity.as_ref()
     }
@@ -631,10 +674,12 @@ impl Person {
         self.profile.as_ref()
     }
     /// Special and internal details (special fields need the `special:read` scope).
+    #[graphql(visible = "visible_internal")]
     async fn sensitive(&self) -> Option<&SensitiveDetail> {
         self.sensitive.as_ref()
     }
     /// Placements, oldest first.
+    #[graphql(visible = "visible_internal")]
     async fn placements(&self, ctx: &Context<'_>) -> Result<&[Placement]> {
         self.scope
             .check(ctx, "placement", "kind", "Person.placements")?;
@@ -655,7 +700,7 @@ macro_rules! column {
 /// Generates an object whose every field is checked by the policy before it is read.
 macro_rules! guarded_object {
     (
-        $(#[$doc:meta])* $name:ident, $table:literal, $model:ty,
+        $(#[$doc:meta])* $name:ident, $table:literal, $model:ty, visible = $visible:literal,
         { $( $(#[$fdoc:meta])* $field:ident $(($column:literal))? : $ty:ty = $conv:expr ),* $(,)? }
     ) => {
         $(#[$doc])*
@@ -664,7 +709,7 @@ macro_rules! guarded_object {
             scope: RecordScope,
         }
 
-        #[Object]
+        #[Object(visible = $visible)]
         impl $name {
             $(
                 $(#[$fdoc])*
@@ -691,7 +736,7 @@ fn list(v: &serde_json::Value) -> Vec<String> {
 
 guarded_object!(
     /// Identifying details of a person (personal).
-    PersonIdentity, "person_identity", person_identity::Model, {
+    PersonIdentity, "person_identity", person_identity::Model, visible = "visible_personal", {
         /// The BSN, masked to its last three digits.
         bsn_masked("bsn_encrypted"): Option<String> = |m, st| m
             .bsn_encrypted
@@ -717,7 +762,7 @@ guarded_object!(
 
 guarded_object!(
     /// The generic candidate profile: skills, strengths, availability (generic).
-    CandidateProfile, "candidate_profile", candidate_profile::Model, {
+    CandidateProfile, "candidate_profile", candidate_profile::Model, visible = "visible_generic", {
         /// Skills.
         skills: Vec<String> = |m, _| list(&m.skills),
         /// Strengths (sterke punten).
@@ -757,22 +802,28 @@ guarded_object!(
 
 guarded_object!(
     /// Special-category and internal details of a person.
-    SensitiveDetail, "sensitive_detail", sensitive_detail::Model, {
+    SensitiveDetail, "sensitive_detail", sensitive_detail::Model, visible = "visible_internal", {
         /// Health or limitation notes (special).
+#[graphql(visible = "visible_special")]
         health_notes: Option<String> = |m, _| m.health_notes.clone(),
         /// Workload limits (special).
+#[graphql(visible = "visible_special")]
         workload_limits: Option<String> = |m, _| m.workload_limits.clone(),
         /// Benefit type (special).
+#[graphql(visible = "visible_special")]
         benefit_type: Option<String> = |m, _| m.benefit_type.clone(),
         /// Legal basis (special).
+#[graphql(visible = "visible_special")]
         legal_basis: Option<String> = |m, _| m.legal_basis.clone(),
         /// Target-group-register status (special).
+#[graphql(visible = "visible_special")]
         target_group_register: Option<String> = |m, _| m.target_group_register.clone(),
         /// Wage value in percent (internal).
         wage_value_pct: Option<i32> = |m, _| m.wage_value_pct,
         /// Wage-cost subsidy applies (internal).
         wage_cost_subsidy: Option<bool> = |m, _| m.wage_cost_subsidy,
         /// Case notes (special).
+#[graphql(visible = "visible_special")]
         case_notes: Option<String> = |m, _| m.case_notes.clone(),
     }
 );

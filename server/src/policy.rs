@@ -168,6 +168,15 @@ impl Policy {
         }
     }
 
+    /// Whether fields of `class` belong in the caller's schema at all (some record could allow them).
+    pub fn class_visible(&self, caller: &Caller, class: PrivacyClass) -> bool {
+        match rule(caller.role, class).unwrap_or(Never) {
+            Always | Caseload | Consented => true,
+            CaseloadWithScope(scope) => caller.has_scope(scope),
+            Never => false,
+        }
+    }
+
     /// Whether the caller may read `table.column` of a record with the given access.
     /// `field` is the schema's name for it, used in the refusal.
     pub fn field(
