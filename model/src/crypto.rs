@@ -4,7 +4,7 @@
 use aes_gcm::aead::{Aead, KeyInit, OsRng};
 use aes_gcm::{AeadCore, Aes256Gcm, Nonce};
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
@@ -98,6 +98,59 @@ impl BsnProtector {
         self.keyed_hash(b"bsn:", bsn.expose().as_bytes())
     }
 
+    /// A stable, opaque id of a database row for one audience (an organisation): deterministic
+    /// AES-256-GCM with a synthetic nonce, so two audiences get unrelated ids for the same row and
+    /// only the server can map an id back. URL-safe base64, 48 characters.
+    pub fn seal_id(&self, audience: &str, id: i64) -> String {
+        let (cipher, nonce) = self.id_cipher(audience, id);
+        let ct = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                aes_gcm::aead::Payload {
+                    msg: &id.to_be_bytes(),
+                    aad: audience.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption of 8 bytes cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// The row id behind an id sealed for `audience`; `None` for anything else.
+    pub fn open_id(&self, audience: &str, sealed: &str) -> Option<i64> {
+        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if raw.len() != 12 + 8 + 16 {
+            return None;
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let (cipher, _) = self.id_cipher(audience, 0);
+        let plain = cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                aes_gcm::aead::Payload {
+                    msg: ct,
+                    aad: audience.as_bytes(),
+                },
+            )
+            .ok()?;
+        Some(i64::from_be_bytes(plain.try_into().ok()?))
+    }
+
+    fn id_cipher(&self, audience: &str, id: i64) -> (Aes256Gcm, [u8; 12]) {
+        let key =
+            hex::decode(self.keyed_hash(b"audience-id-key", b"")).expect("hex of our own hash");
+        let cipher = Aes256Gcm::new_from_slice(&key).expect("32-byte key");
+        let mut nonce = [0u8; 12];
+        let synthetic = hex::decode(self.keyed_hash(
+            format!("audience-id-nonce:{audience}:").as_bytes(),
+            &id.to_be_bytes(),
+        ))
+        .expect("hex of our own hash");
+        nonce.copy_from_slice(&synthetic[..12]);
+        (cipher, nonce)
+    }
+
     /// A keyed hash of `value` in the namespace `context`, e.g. for audience-specific person ids.
     pub fn keyed_hash(&self, context: &[u8], value: &[u8]) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.pseudonym_key.expose_secret())
@@ -132,6 +185,24 @@ mod tests {
         let bsn = Bsn::parse("111222333").unwrap();
         assert_eq!(p.pseudonym(&bsn), p.pseudonym(&bsn));
         assert_ne!(p.pseudonym(&bsn), protector().pseudonym(&bsn));
+    }
+
+    #[test]
+    fn audience_ids_are_stable_opaque_and_unlinkable() {
+        let p = protector();
+        let a = p.seal_id("partner-a", 42);
+        assert_eq!(a, p.seal_id("partner-a", 42), "stable per audience");
+        assert_ne!(a, p.seal_id("partner-b", 42), "unrelated across audiences");
+        assert_ne!(a, p.seal_id("partner-a", 43));
+        assert!(!a.contains("42") || a.len() == 48);
+        assert_eq!(p.open_id("partner-a", &a), Some(42));
+        assert_eq!(
+            p.open_id("partner-b", &a),
+            None,
+            "one audience cannot use another's id"
+        );
+        assert_eq!(p.open_id("partner-a", "42"), None);
+        assert_eq!(protector().open_id("partner-a", &a), None);
     }
 
     #[test]

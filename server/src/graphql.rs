@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, CursorType, Edge, OpaqueCursor};
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Error, ErrorExtensions, ID, Object, Result, Schema,
     SimpleObject,
@@ -15,7 +15,10 @@ use model::entity::{
     sensitive_detail, source,
 };
 use model::privacy::PrivacyClass;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::AppState;
 use crate::audit::AuditCollector;
@@ -75,6 +78,8 @@ macro_rules! visible_entry {
 }
 
 visible_entry!(
+    visible_candidates => "candidates",
+    visible_candidate => "candidate",
     visible_sources => "sources",
     visible_import_runs => "importRuns",
     visible_audit_events => "auditEvents",
@@ -258,22 +263,15 @@ impl Query {
         ctx: &Context<'_>,
         after: Option<String>,
         #[graphql(default = 20)] first: i32,
-    ) -> Result<Connection<OpaqueCursor<i64>, Person>> {
+    ) -> Result<Connection<String, Person>> {
         let caller = enter(ctx, "persons")?;
         let size = page_size(first)?;
-        let after = match after {
-            Some(c) => Some(
-                OpaqueCursor::<i64>::decode_cursor(&c)
-                    .map_err(|_| Error::new("`after` is not a cursor this server issued"))?
-                    .0,
-            ),
-            None => None,
-        };
-        let Some(visible) = state(ctx).policy.visible_persons(caller) else {
+        let after = open_cursor(ctx, caller, after)?;
+        let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
             return Ok(Connection::new(false, false));
         };
         let mut q = person::Entity::find()
-            .filter(visible)
+            .filter(person::Column::Id.in_subquery(visible))
             .order_by_asc(person::Column::Id);
         if let Some(after) = after {
             q = q.filter(person::Column::Id.gt(after));
@@ -285,13 +283,10 @@ impl Query {
             .map_err(db_error)?;
         let has_next = rows.len() > size;
         rows.truncate(size);
-        let persons = load_persons(ctx, rows).await?;
+        let persons = load_persons(ctx, caller, rows).await?;
         let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges.extend(
-            persons
-                .into_iter()
-                .map(|p| Edge::new(OpaqueCursor(p.m.id), p)),
-        );
+        conn.edges
+            .extend(persons.into_iter().map(|p| Edge::new(p.id.to_string(), p)));
         Ok(conn)
     }
 
@@ -299,21 +294,228 @@ impl Query {
     #[graphql(visible = "visible_person")]
     async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
         let caller = enter(ctx, "person")?;
-        let Ok(id) = id.parse::<i64>() else {
+        let Some(id) = state(ctx).protector.open_id(&caller.organisation_code, &id) else {
             return Ok(None);
         };
-        let Some(visible) = state(ctx).policy.visible_persons(caller) else {
+        let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
             return Ok(None);
         };
         let row = person::Entity::find_by_id(id)
-            .filter(visible)
+            .filter(person::Column::Id.in_subquery(visible))
             .one(db(ctx))
             .await
             .map_err(db_error)?;
         match row {
-            Some(row) => Ok(load_persons(ctx, vec![row]).await?.pop()),
+            Some(row) => Ok(load_persons(ctx, caller, vec![row]).await?.pop()),
             None => Ok(None),
         }
+    }
+
+    /// Generic candidate profiles the caller may see — for partners and the network only those
+    /// with an active consent that covers them — filtered, in a stable order, paginated. Ids and
+    /// cursors are opaque and differ per organisation.
+    #[graphql(visible = "visible_candidates")]
+    async fn candidates(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CandidateFilter>,
+        after: Option<String>,
+        #[graphql(default = 20)] first: i32,
+    ) -> Result<Connection<String, Candidate>> {
+        let caller = enter(ctx, "candidates")?;
+        let size = page_size(first)?;
+        let after = open_cursor(ctx, caller, after)?;
+        let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
+            return Ok(Connection::new(false, false));
+        };
+        let mut q = candidate_profile::Entity::find()
+            .filter(candidate_profile::Column::PersonId.in_subquery(visible))
+            .order_by_asc(candidate_profile::Column::PersonId);
+        if let Some(filter) = filter {
+            q = q.filter(filter.condition(ctx, caller)?);
+        }
+        if let Some(after) = after {
+            q = q.filter(candidate_profile::Column::PersonId.gt(after));
+        }
+        let mut rows = q
+            .limit(size as u64 + 1)
+            .all(db(ctx))
+            .await
+            .map_err(db_error)?;
+        let has_next = rows.len() > size;
+        rows.truncate(size);
+        let mut conn = Connection::new(after.is_some(), has_next);
+        conn.edges.extend(rows.into_iter().map(|m| {
+            let c = candidate(ctx, caller, m);
+            Edge::new(c.id.to_string(), c)
+        }));
+        Ok(conn)
+    }
+
+    /// One candidate by the id this organisation sees; `null` when the caller may not see it.
+    #[graphql(visible = "visible_candidate")]
+    async fn candidate(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Candidate>> {
+        let caller = enter(ctx, "candidate")?;
+        let Some(id) = state(ctx).protector.open_id(&caller.organisation_code, &id) else {
+            return Ok(None);
+        };
+        let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
+            return Ok(None);
+        };
+        let row = candidate_profile::Entity::find()
+            .filter(candidate_profile::Column::PersonId.eq(id))
+            .filter(candidate_profile::Column::PersonId.in_subquery(visible))
+            .one(db(ctx))
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|m| candidate(ctx, caller, m)))
+    }
+}
+
+/// The row id behind a cursor this server issued to the caller's organisation.
+fn open_cursor(ctx: &Context<'_>, caller: &Caller, after: Option<String>) -> Result<Option<i64>> {
+    match after {
+        Some(c) => state(ctx)
+            .protector
+            .open_id(&caller.organisation_code, &c)
+            .map(Some)
+            .ok_or_else(|| Error::new("`after` is not a cursor this server issued to you")),
+        None => Ok(None),
+    }
+}
+
+fn candidate(ctx: &Context<'_>, caller: &Caller, m: candidate_profile::Model) -> Candidate {
+    let st = state(ctx);
+    let scope = RecordScope {
+        person_id: m.person_id,
+        bsn_pseudonym: None,
+        access: st.policy.record_access(caller),
+    };
+    Candidate {
+        id: ID(st.protector.seal_id(&caller.organisation_code, m.person_id)),
+        profile: CandidateProfile { m, scope },
+    }
+}
+
+/// Which candidates to list; all given conditions must hold. Each condition is allowed only to
+/// callers who may read the field it tests.
+#[derive(async_graphql::InputObject, Default)]
+pub struct CandidateFilter {
+    /// Has at least one of these skills.
+    skills: Option<Vec<String>>,
+    /// Wants at least one of these work types.
+    work_types: Option<Vec<String>>,
+    /// Speaks all of these languages.
+    languages: Option<Vec<String>>,
+    /// Lives in one of these districts.
+    districts: Option<Vec<String>>,
+    /// Available for at least this many hours a week.
+    min_hours_per_week: Option<f64>,
+    /// Available on or before this date.
+    available_before: Option<chrono::NaiveDate>,
+    /// line_3 or line_4.
+    line: Option<String>,
+    /// At least this SUWI education level (0–7).
+    min_education_level: Option<i32>,
+    /// Holds a driving licence.
+    driving_licence: Option<bool>,
+}
+
+/// `column` (a JSON array of strings) contains `value`; portable across SQLite and PostgreSQL.
+fn json_list_contains(
+    column: candidate_profile::Column,
+    value: &str,
+) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::IdenStatic;
+    let escaped = value
+        .replace('!', "!!")
+        .replace('%', "!%")
+        .replace('_', "!_")
+        .replace('"', "\\\"");
+    Expr::cust(format!(
+        "CAST(candidate_profile.{} AS TEXT)",
+        column.as_str()
+    ))
+    .like(LikeExpr::new(format!("%\"{escaped}\"%")).escape('!'))
+}
+
+impl CandidateFilter {
+    fn condition(self, ctx: &Context<'_>, caller: &Caller) -> Result<Condition> {
+        use candidate_profile::Column as C;
+        let policy = &state(ctx).policy;
+        let check = |column: &str, field: &str| {
+            policy
+                .may_filter(
+                    caller,
+                    "candidate_profile",
+                    column,
+                    &format!("CandidateFilter.{field}"),
+                )
+                .map_err(denied)
+        };
+        let mut all = Condition::all();
+        let any_of = |column: C, values: &[String]| {
+            values.iter().fold(Condition::any(), |c, v| {
+                c.add(json_list_contains(column, v))
+            })
+        };
+        if let Some(v) = self.skills {
+            check("skills", "skills")?;
+            all = all.add(any_of(C::Skills, &v));
+        }
+        if let Some(v) = self.work_types {
+            check("work_types", "workTypes")?;
+            all = all.add(any_of(C::WorkTypes, &v));
+        }
+        if let Some(v) = self.languages {
+            check("languages", "languages")?;
+            for lang in v {
+                all = all.add(json_list_contains(C::Languages, &lang));
+            }
+        }
+        if let Some(v) = self.districts {
+            check("district", "districts")?;
+            all = all.add(C::District.is_in(v));
+        }
+        if let Some(v) = self.min_hours_per_week {
+            check("hours_per_week", "minHoursPerWeek")?;
+            all = all.add(C::HoursPerWeek.gte(v));
+        }
+        if let Some(v) = self.available_before {
+            check("available_from", "availableBefore")?;
+            all = all.add(C::AvailableFrom.lte(v));
+        }
+        if let Some(v) = self.line {
+            check("line", "line")?;
+            all = all.add(C::Line.eq(v));
+        }
+        if let Some(v) = self.min_education_level {
+            check("education_level", "minEducationLevel")?;
+            all = all.add(C::EducationLevel.gte(v));
+        }
+        if let Some(v) = self.driving_licence {
+            check("driving_licence", "drivingLicence")?;
+            all = all.add(C::DrivingLicence.eq(v));
+        }
+        Ok(all)
+    }
+}
+
+/// A candidate as the caller's organisation sees it: an opaque id and the generic profile.
+pub struct Candidate {
+    id: ID,
+    profile: CandidateProfile,
+}
+
+#[Object]
+impl Candidate {
+    /// This organisation's id for the candidate; another organisation sees another id.
+    async fn id(&self) -> &ID {
+        &self.id
+    }
+    /// The generic profile: skills, strengths, availability.
+    async fn profile(&self) -> &CandidateProfile {
+        &self.profile
     }
 }
 
@@ -337,7 +539,11 @@ async fn organisations_by_id(db: &DatabaseConnection) -> Result<HashMap<i64, Org
 }
 
 /// Loads the details of a page of persons (already row-filtered) in one query per table.
-async fn load_persons(ctx: &Context<'_>, rows: Vec<person::Model>) -> Result<Vec<Person>> {
+async fn load_persons(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    rows: Vec<person::Model>,
+) -> Result<Vec<Person>> {
     let db = db(ctx);
     let st = state(ctx);
     let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
@@ -380,19 +586,14 @@ async fn load_persons(ctx: &Context<'_>, rows: Vec<person::Model>) -> Result<Vec
             organisation: org,
         });
     }
-    // Rows reach here only through the caseload filter.
-    let access = RecordAccess {
-        in_caseload: true,
-        consented: false,
-    };
+    // Rows reach here only through the policy's row filter.
+    let access = st.policy.record_access(caller);
     Ok(rows
         .into_iter()
         .map(|p| {
             let scope = RecordScope {
-                pseudonym: p.bsn_pseudonym.clone().unwrap_or_else(|| {
-                    st.protector
-                        .keyed_hash(b"person-id:", p.id.to_string().as_bytes())
-                }),
+                person_id: p.id,
+                bsn_pseudonym: p.bsn_pseudonym.clone(),
                 access,
             };
             Person {
@@ -409,7 +610,7 @@ async fn load_persons(ctx: &Context<'_>, rows: Vec<person::Model>) -> Result<Vec
                     scope: scope.clone(),
                 }),
                 placements: placements.remove(&p.id).unwrap_or_default(),
-                m: p,
+                id: ID(st.protector.seal_id(&caller.organisation_code, p.id)),
                 scope,
             }
         })
@@ -419,8 +620,10 @@ async fn load_persons(ctx: &Context<'_>, rows: Vec<person::Model>) -> Result<Vec
 /// What the policy needs to know about one person's record, carried by its objects.
 #[derive(Clone, Debug)]
 pub struct RecordScope {
-    /// The person's pseudonym, for the audit log.
-    pseudonym: String,
+    /// The person's database id.
+    person_id: i64,
+    /// The person's BSN pseudonym, when the person has a BSN.
+    bsn_pseudonym: Option<String>,
     /// How the record relates to the caller.
     access: RecordAccess,
 }
@@ -435,7 +638,12 @@ impl RecordScope {
             .map_err(denied)?;
         if class >= PrivacyClass::Personal {
             if let Some(collector) = ctx.data_opt::<Arc<AuditCollector>>() {
-                collector.record(&self.pseudonym, field);
+                let pseudonym = self.bsn_pseudonym.clone().unwrap_or_else(|| {
+                    state(ctx)
+                        .protector
+                        .keyed_hash(b"person-id:", self.person_id.to_string().as_bytes())
+                });
+                collector.record(&pseudonym, field);
             } else {
                 return Err(Error::new(
                     "audit unavailable; personal data is not served without it",
@@ -649,7 +857,8 @@ impl ImportRun {
 
 /// A person in the caller's caseload.
 pub struct Person {
-    m: person::Model,
+    /// This organisation's opaque id for the person.
+    id: ID,
     scope: RecordScope,
     identity: Option<PersonIdentity>,
     profile: Option<CandidateProfile>,
@@ -659,10 +868,10 @@ pub struct Person {
 
 #[Object(visible = "visible_person")]
 impl Person {
-    /// Person id.
+    /// This organisation's opaque id for the person; another organisation sees another id.
     async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
         self.scope.check(ctx, "person", "id", "Person.id")?;
-        Ok(ID(self.m.id.to_string()))
+        Ok(self.id.clone())
     }
     /// Identifying details (personal; every read is audited).
     #[graphql(visible = "visible_personal")]

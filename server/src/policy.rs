@@ -4,10 +4,11 @@
 //! The rules are a table of `(role, class) → rule` read together with the field classes of
 //! `model::privacy`. Row filters (which persons a caller may see at all) live here too.
 
+use chrono::Utc;
 use model::Role;
-use model::entity::{placement, source, source_record};
+use model::entity::{consent, placement, source, source_record};
 use model::privacy::{self, PrivacyClass};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement, UnionType};
 use sea_orm::{ColumnTrait, Condition};
 
 use crate::auth::{Caller, SCOPE_SPECIAL_READ};
@@ -21,7 +22,7 @@ pub enum Rule {
     Caseload,
     /// Only for persons in the caseload, and only with the named scope.
     CaseloadWithScope(&'static str),
-    /// Only for persons whose active consent covers the caller (the privacy issue builds this).
+    /// Only for persons whose active, two-key consent covers the caller.
     Consented,
     /// Never.
     Never,
@@ -71,6 +72,8 @@ pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
     ("importRuns", &[Steward]),
     ("auditEvents", &[Steward]),
     ("persons", &[Caseworker]),
+    ("candidates", &[Caseworker, Partner, Network]),
+    ("candidate", &[Caseworker, Partner, Network]),
     ("person", &[Caseworker]),
 ];
 
@@ -201,12 +204,48 @@ impl Policy {
         if allowed { Ok(class) } else { Err(denied()) }
     }
 
-    /// The row filter on `person.id` for persons the caller may see; `None` when it sees none.
-    pub fn visible_persons(&self, caller: &Caller) -> Option<Condition> {
+    /// The ids of the persons the caller may see at all, as a subquery; `None` when it sees none.
+    /// Evaluated on every request, so revoked or expired consent takes effect at once.
+    pub fn visible_person_ids(&self, caller: &Caller) -> Option<SelectStatement> {
         match caller.role {
-            Caseworker => Some(caseload_condition(caller.organisation_id)),
-            // Consent-based visibility for partners and the network is built by the privacy issue.
-            Partner | Network | Dashboard | Steward => None,
+            Caseworker => Some(caseload(caller.organisation_id)),
+            Partner => Some(consented(Some(caller.organisation_id))),
+            Network => Some(consented(None)),
+            Dashboard | Steward => None,
+        }
+    }
+
+    /// How every record the row filter lets through relates to the caller.
+    pub fn record_access(&self, caller: &Caller) -> RecordAccess {
+        match caller.role {
+            Caseworker => RecordAccess {
+                in_caseload: true,
+                consented: false,
+            },
+            Partner | Network => RecordAccess {
+                in_caseload: false,
+                consented: true,
+            },
+            Dashboard | Steward => RecordAccess {
+                in_caseload: false,
+                consented: false,
+            },
+        }
+    }
+
+    /// Whether the caller may filter or sort on `table.column` (only on what it may read).
+    pub fn may_filter(
+        &self,
+        caller: &Caller,
+        table: &str,
+        column: &str,
+        field: &str,
+    ) -> Result<(), Denied> {
+        match privacy::class_of(table, column) {
+            Some(class) if self.class_visible(caller, class) => Ok(()),
+            _ => Err(Denied::Field {
+                field: field.to_owned(),
+            }),
         }
     }
 }
@@ -219,21 +258,7 @@ fn rule(role: Role, class: PrivacyClass) -> Option<Rule> {
 }
 
 /// Persons the organisation holds a source record or an active placement for.
-fn caseload_condition(organisation_id: i64) -> Condition {
-    use model::entity::person;
-    let by_source = Query::select()
-        .column((source_record::Entity, source_record::Column::PersonId))
-        .from(source_record::Entity)
-        .inner_join(
-            source::Entity,
-            Expr::col((source::Entity, source::Column::Id))
-                .equals((source_record::Entity, source_record::Column::SourceId)),
-        )
-        .and_where(Expr::col((source::Entity, source::Column::OrganisationId)).eq(organisation_id))
-        .and_where(
-            Expr::col((source_record::Entity, source_record::Column::PersonId)).is_not_null(),
-        )
-        .to_owned();
+fn caseload(organisation_id: i64) -> SelectStatement {
     let by_placement = Query::select()
         .column(placement::Column::PersonId)
         .from(placement::Entity)
@@ -247,9 +272,51 @@ fn caseload_condition(organisation_id: i64) -> Condition {
                 ),
         )
         .to_owned();
-    Condition::any()
-        .add(person::Column::Id.in_subquery(by_source))
-        .add(person::Column::Id.in_subquery(by_placement))
+    Query::select()
+        .column((source_record::Entity, source_record::Column::PersonId))
+        .from(source_record::Entity)
+        .inner_join(
+            source::Entity,
+            Expr::col((source::Entity, source::Column::Id))
+                .equals((source_record::Entity, source_record::Column::SourceId)),
+        )
+        .and_where(Expr::col((source::Entity, source::Column::OrganisationId)).eq(organisation_id))
+        .and_where(
+            Expr::col((source_record::Entity, source_record::Column::PersonId)).is_not_null(),
+        )
+        .union(UnionType::Distinct, by_placement)
+        .to_owned()
+}
+
+/// Persons with an active, two-key consent (the person's and a caseworker's approval) for the
+/// network, or — when `partner` is given — for the network or that partner.
+fn consented(partner: Option<i64>) -> SelectStatement {
+    let now = Utc::now();
+    let mut audience = Condition::any().add(consent::Column::Audience.eq("network"));
+    if let Some(partner) = partner {
+        audience = audience.add(
+            Condition::all()
+                .add(consent::Column::Audience.eq("partner"))
+                .add(consent::Column::PartnerOrganisationId.eq(partner)),
+        );
+    }
+    Query::select()
+        .column(consent::Column::PersonId)
+        .from(consent::Entity)
+        .cond_where(
+            Condition::all()
+                .add(consent::Column::PersonAgreed.eq(true))
+                .add(consent::Column::ApprovedAt.is_not_null())
+                .add(consent::Column::RevokedAt.is_null())
+                .add(consent::Column::GrantedAt.lte(now))
+                .add(
+                    Condition::any()
+                        .add(consent::Column::ExpiresAt.is_null())
+                        .add(consent::Column::ExpiresAt.gt(now)),
+                )
+                .add(audience),
+        )
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -1,0 +1,282 @@
+//! Consent-based visibility of the generic profile, per-organisation ids, opaque cursors and
+//! filters, as real GraphQL requests against a real database.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use common::{TestEnv, post, send};
+use model::Role;
+use model::entity::{consent, organisation};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+
+/// Persons whose active, two-key consent covers `partner` (or only the network when `None`).
+async fn expected(env: &TestEnv, partner: Option<i64>) -> BTreeSet<i64> {
+    let now = Utc::now();
+    consent::Entity::find()
+        .all(&env.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| {
+            c.person_agreed
+                && c.approved_at.is_some()
+                && c.revoked_at.is_none()
+                && c.expires_at.is_none_or(|e| e > now)
+                && (c.audience == "network"
+                    || (c.audience == "partner"
+                        && partner.is_some()
+                        && c.partner_organisation_id == partner))
+        })
+        .map(|c| c.person_id)
+        .collect()
+}
+
+async fn org_id(env: &TestEnv, code: &str) -> i64 {
+    organisation::Entity::find()
+        .filter(organisation::Column::Code.eq(code))
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Every candidate id the token sees, following cursors.
+async fn all_ids(app: &axum::Router, token: &str, filter: &str) -> Vec<String> {
+    let mut ids = vec![];
+    let mut after = String::new();
+    loop {
+        let q = format!(
+            "{{ candidates(first: 40{filter}{after}) {{ pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ id profile {{ skills }} }} }} }} }}"
+        );
+        let r = send(app, post(&q, Some(token))).await;
+        assert!(r.body["errors"].is_null(), "{}", r.text);
+        let conn = &r.body["data"]["candidates"];
+        for e in conn["edges"].as_array().unwrap() {
+            ids.push(e["node"]["id"].as_str().unwrap().to_owned());
+        }
+        if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            return ids;
+        }
+        after = format!(
+            ", after: \"{}\"",
+            conn["pageInfo"]["endCursor"].as_str().unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn partners_and_the_network_see_consented_candidates_only() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let partners = importers::sample::PARTNERS;
+    for code in partners {
+        let token = env.token(Role::Partner, code, &[]).await;
+        let seen = all_ids(&app, &token, "").await;
+        let want = expected(&env, Some(org_id(&env, code).await)).await;
+        assert_eq!(seen.len(), want.len(), "{code}");
+        let opened: BTreeSet<i64> = seen
+            .iter()
+            .map(|id| env.protector.open_id(code, id).unwrap())
+            .collect();
+        assert_eq!(
+            opened, want,
+            "{code} sees exactly the persons whose consent covers it"
+        );
+    }
+    let network = env.token(Role::Network, "sociaal-werkkoepel", &[]).await;
+    let seen = all_ids(&app, &network, "").await;
+    assert_eq!(seen.len(), expected(&env, None).await.len());
+    assert!(seen.len() > 50 && seen.len() < 200, "{}", seen.len());
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn ids_and_cursors_cannot_be_joined_or_decoded() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let [a, b] = [
+        importers::sample::PARTNERS[0],
+        importers::sample::PARTNERS[1],
+    ];
+    let (ta, tb) = (
+        env.token(Role::Partner, a, &[]).await,
+        env.token(Role::Partner, b, &[]).await,
+    );
+    let network_person = *expected(&env, None).await.iter().next().unwrap();
+    let id_a = env.protector.seal_id(a, network_person);
+    let id_b = env.protector.seal_id(b, network_person);
+    assert!(all_ids(&app, &ta, "").await.contains(&id_a));
+    assert!(all_ids(&app, &tb, "").await.contains(&id_b));
+    assert_ne!(id_a, id_b, "two partners see different ids for one person");
+    assert!(!id_a.contains(&network_person.to_string()) || id_a.len() == 48);
+
+    // One partner's id means nothing to another, nor does a database id.
+    for (token, id) in [
+        (&tb, id_a.clone()),
+        (&ta, network_person.to_string()),
+        (&ta, "1".into()),
+    ] {
+        let r = send(
+            &app,
+            post(
+                &format!("{{ candidate(id: \"{id}\") {{ id }} }}"),
+                Some(token),
+            ),
+        )
+        .await;
+        assert!(r.body["data"]["candidate"].is_null(), "{}", r.text);
+    }
+    let r = send(
+        &app,
+        post(
+            &format!("{{ candidate(id: \"{id_a}\") {{ id profile {{ district }} }} }}"),
+            Some(&ta),
+        ),
+    )
+    .await;
+    assert_eq!(r.body["data"]["candidate"]["id"], id_a.as_str());
+
+    // A cursor is as opaque as an id: another partner cannot use it, and it decodes to noise.
+    let r = send(
+        &app,
+        post(
+            "{ candidates(first: 1) { pageInfo { endCursor } } }",
+            Some(&ta),
+        ),
+    )
+    .await;
+    let cursor = r.body["data"]["candidates"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&cursor)
+        .unwrap();
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&raw).is_err(),
+        "no JSON inside"
+    );
+    let r = send(
+        &app,
+        post(
+            &format!("{{ candidates(first: 1, after: \"{cursor}\") {{ edges {{ cursor }} }} }}"),
+            Some(&tb),
+        ),
+    )
+    .await;
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a cursor this server issued")
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn revoked_consent_takes_effect_on_the_next_request() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let code = importers::sample::PARTNERS[2];
+    let token = env.token(Role::Partner, code, &[]).await;
+    let visible = expected(&env, Some(org_id(&env, code).await)).await;
+    let person = *visible.iter().next().unwrap();
+    let id = env.protector.seal_id(code, person);
+    let q = format!("{{ candidate(id: \"{id}\") {{ profile {{ skills }} }} }}");
+    let r = send(&app, post(&q, Some(&token))).await;
+    assert!(!r.body["data"]["candidate"].is_null(), "{}", r.text);
+
+    env.db
+        .execute_raw(Statement::from_string(
+            env.db.get_database_backend(),
+            format!("UPDATE consent SET revoked_at = granted_at WHERE person_id = {person}"),
+        ))
+        .await
+        .unwrap();
+    let r = send(&app, post(&q, Some(&token))).await;
+    assert!(
+        r.body["data"]["candidate"].is_null(),
+        "revocation is immediate: {}",
+        r.text
+    );
+    assert!(!all_ids(&app, &token, "").await.contains(&id));
+
+    // A person who never consented, fetched by a correctly sealed id: null, not an error.
+    let never = (1..=200i64).find(|p| !visible.contains(p)).unwrap();
+    let q = format!(
+        "{{ candidate(id: \"{}\") {{ id }} }}",
+        env.protector.seal_id(code, never)
+    );
+    let r = send(&app, post(&q, Some(&token))).await;
+    assert!(
+        r.body["data"]["candidate"].is_null() && r.body["errors"].is_null(),
+        "{}",
+        r.text
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn filters_work_and_only_on_readable_fields() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let token = env.token(Role::Network, "sociaal-werkkoepel", &[]).await;
+    let q = "{ candidates(first: 100, filter: { skills: [\"heftruck\", \"koken\"], minHoursPerWeek: 16, districts: [\"Noord\", \"Oost\", \"West\", \"Zuid\", \"Centrum\", \"Nieuw-West\", \"Zuidoost\"] }) { edges { node { profile { skills hoursPerWeek district } } } } }";
+    let r = send(&app, post(q, Some(&token))).await;
+    assert!(r.body["errors"].is_null(), "{}", r.text);
+    let edges = r.body["data"]["candidates"]["edges"].as_array().unwrap();
+    assert!(!edges.is_empty());
+    for e in edges {
+        let p = &e["node"]["profile"];
+        let skills: Vec<&str> = p["skills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert!(
+            skills.contains(&"heftruck") || skills.contains(&"koken"),
+            "{skills:?}"
+        );
+        assert!(p["hoursPerWeek"].as_f64().unwrap() >= 16.0);
+        assert_ne!(p["district"], "Weesp");
+    }
+    // A LIKE wildcard in a filter value matches literally, not everything.
+    let r = send(
+        &app,
+        post(
+            "{ candidates(filter: { skills: [\"%\"] }) { edges { node { id } } } }",
+            Some(&token),
+        ),
+    )
+    .await;
+    assert_eq!(
+        r.body["data"]["candidates"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "{}",
+        r.text
+    );
+
+    // No filter or path on personal fields exists for a partner: validation refuses them.
+    let partner = env
+        .token(Role::Partner, importers::sample::PARTNERS[0], &[])
+        .await;
+    for q in [
+        "{ candidates(filter: { birthDate: \"1990-01-01\" }) { edges { node { id } } } }",
+        "{ candidates { edges { node { identity { bsnMasked } } } } }",
+        "{ candidates { edges { node { n: profile { ...F } } } } } fragment F on PersonIdentity { familyName }",
+        "{ persons { edges { node { id } } } }",
+    ] {
+        let r = send(&app, post(q, Some(&partner))).await;
+        assert!(r.body["data"].is_null(), "{q}: {}", r.text);
+        assert!(!r.body["errors"].as_array().unwrap().is_empty());
+    }
+    env.cleanup().await;
+}
