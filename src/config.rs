@@ -25,15 +25,11 @@ pub struct Settings {
     pub auth: AuthConfig,
     /// `[privacy]`
     pub privacy: PrivacyConfig,
-    /// `[[source]]`: imported by the importers (see the importers issue).
+    /// `[import]`: settings for every source.
+    pub import: importers::ImportConfig,
+    /// `[[source]]`: what to import, from where, when.
     #[serde(rename = "source")]
-    pub sources: Vec<toml_value::Table>,
-}
-
-/// Raw `[[source]]` tables; the importers give them their shape.
-pub mod toml_value {
-    /// A TOML table as figment reads it.
-    pub type Table = std::collections::BTreeMap<String, figment::value::Value>;
+    pub sources: Vec<importers::SourceConfig>,
 }
 
 /// `[server]`

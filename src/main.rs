@@ -1,6 +1,7 @@
 //! The `werkbrug` command line: serve the API, run migrations, issue tokens, export the schema.
 
 mod config;
+mod import;
 mod keys;
 
 use std::path::PathBuf;
@@ -53,6 +54,18 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Import one configured source now (a `[[source]]` in werkbrug.toml), e.g.
+    /// `werkbrug import gemeente-deelnemers --file export.xlsx --dry-run`.
+    Import {
+        /// The source's `name`.
+        source: String,
+        /// Read this file (or URL) instead of the source's `location`.
+        #[arg(long, value_name = "PATH")]
+        file: Option<String>,
+        /// Validate and count only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is its output.
     ExportSchema,
@@ -181,6 +194,19 @@ async fn main() -> Result<()> {
             );
             println!("{token}");
             Ok(())
+        }
+        Command::Import {
+            source,
+            file,
+            dry_run,
+        } => {
+            let loaded = config::load(cli.config.as_deref())?;
+            let keys = keys::load(&loaded)?;
+            let db = connect(&loaded.settings.database.url).await?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot apply migrations")?;
+            import::run(&loaded.settings, db, keys.protector, &source, file, dry_run).await
         }
         Command::Serve { demo, listen } => {
             let mut loaded = config::load(cli.config.as_deref())?;

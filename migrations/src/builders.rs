@@ -147,3 +147,12 @@ pub fn index(table: &str, columns: &[&str], unique: bool) -> IndexCreateStatemen
     }
     i.to_owned()
 }
+
+/// A required 64-bit integer column with a default (for columns added to existing tables).
+pub fn big_int_default(name: &str, default: i64) -> ColumnDef {
+    ColumnDef::new(Alias::new(name))
+        .big_integer()
+        .not_null()
+        .default(default)
+        .to_owned()
+}

@@ -23,6 +23,18 @@ pub struct Model {
     pub rows_rejected: i64,
     /// Why the run failed; never carries personal values.
     pub error: Option<String>,
+    /// Rows (and their placements) marked inactive because a full export no longer has them.
+    pub rows_deactivated: i64,
+    /// The instance that claimed the run.
+    pub worker: Option<String>,
+    /// Last sign of life of the instance running it.
+    pub heartbeat_at: Option<DateTimeUtc>,
+    /// The schedule tick this run is for; unique per source, so one instance runs it.
+    pub scheduled_for: Option<DateTimeUtc>,
+    /// Validated and counted only; nothing was written.
+    pub dry_run: bool,
+    /// The files (or URL) read, as a JSON array.
+    pub files: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

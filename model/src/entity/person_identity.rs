@@ -17,6 +17,8 @@ pub struct Model {
     /// Dutch surname prefix ("tussenvoegsel"), e.g. "van der".
     pub name_prefix: Option<String>,
     pub family_name: Option<String>,
+    /// The name as one string, when a source does not split it (social firms' `Naam`).
+    pub full_name: Option<String>,
     pub birth_date: Option<Date>,
     pub email: Option<String>,
     pub phone: Option<String>,

@@ -22,6 +22,10 @@ pub struct Model {
     pub hours_per_week: Option<f64>,
     /// What followed: next_placement, regular_work, education, care, benefit, unknown.
     pub outcome: Option<String>,
+    /// The source record it was derived from, when imported.
+    pub source_record_id: Option<i64>,
+    /// False when its source row disappeared from a full export.
+    pub active: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -13,6 +13,10 @@ pub struct Model {
     pub source_id: i64,
     /// Row number in the source file (1-based, as a spreadsheet shows it).
     pub row_number: i64,
+    /// The file (or URL) the row came from.
+    pub file: Option<String>,
+    /// The sheet, for workbooks.
+    pub sheet: Option<String>,
     /// The column at fault, as the source names it.
     pub column_name: Option<String>,
     pub reason: String,

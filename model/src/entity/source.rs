@@ -21,6 +21,10 @@ pub struct Model {
     pub schedule: Option<String>,
     /// Incremental cursor for HTTP sources (RFC 3339).
     pub updated_since: Option<String>,
+    /// Run once at start-up when a scheduled run was missed while no server was up.
+    pub catch_up: bool,
+    /// Each run delivers every row, so a row that is missing was removed at the source.
+    pub full_export: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

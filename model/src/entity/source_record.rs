@@ -18,6 +18,14 @@ pub struct Model {
     pub content_hash: String,
     /// The row's raw values, with any BSN replaced by its pseudonym.
     pub raw_values: Json,
+    /// Whether the row was in the source's latest full export.
+    pub active: bool,
+    /// When a full export no longer had the row.
+    pub deactivated_at: Option<DateTimeUtc>,
+    /// The file (or URL) it was last read from.
+    pub file: Option<String>,
+    /// Its row number there.
+    pub row_number: Option<i64>,
     pub first_seen_at: DateTimeUtc,
     pub last_seen_at: DateTimeUtc,
     pub created_at: DateTimeUtc,

@@ -1,0 +1,58 @@
+//! Why an import could not run. Messages name the source, file, row or column and say what to
+//! do; they never carry a cell's value.
+
+use crate::preset::MissingColumns;
+use crate::source::ReadError;
+
+/// A failed or refused import.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// No `[[source]]` with this name.
+    #[error("no source named `{0}`; configured sources: {1}")]
+    UnknownSource(String, String),
+    /// A `[[source]]` table is wrong.
+    #[error("source `{source_name}`: {what}")]
+    Config {
+        /// The source.
+        source_name: String,
+        /// What is wrong and how to fix it.
+        what: String,
+    },
+    /// The organisation named by a source is not known.
+    #[error(
+        "source `{source_name}`: organisation `{organisation}` is not known; create it first or use the name or code of an existing one"
+    )]
+    UnknownOrganisation {
+        /// The source.
+        source_name: String,
+        /// The configured organisation.
+        organisation: String,
+    },
+    /// The input could not be read; nothing was changed.
+    #[error("{0}; nothing was imported")]
+    Read(#[from] ReadError),
+    /// A file lacks required columns; nothing was changed.
+    #[error("{file}{}: {missing}; nothing was imported", sheet.as_deref().map(|s| format!(", sheet `{s}`")).unwrap_or_default())]
+    Columns {
+        /// The file.
+        file: String,
+        /// The sheet.
+        sheet: Option<String>,
+        /// Which columns.
+        missing: MissingColumns,
+    },
+    /// Credentials for an HTTP source are missing.
+    #[error("source `{source_name}`: {what}")]
+    Credentials {
+        /// The source.
+        source_name: String,
+        /// Which variable is missing.
+        what: String,
+    },
+    /// Another run of this source is in progress.
+    #[error("source `{0}` is already being imported (run {1}); try again when it has finished")]
+    Busy(String, i64),
+    /// The database refused; the run was rolled back.
+    #[error("database error during the import; the run was rolled back: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}

@@ -1,0 +1,1373 @@
+//! One import run: reader → mapping → validation → linking → upsert, in one transaction.
+//!
+//! A run either commits everything it read (good rows upserted, bad rows stored as rejected rows
+//! with their reason) or, when the input cannot be read at all, rolls back and leaves the database
+//! as it was; the `import_run` row records the outcome either way.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use model::BsnProtector;
+use model::entity::{
+    candidate_profile, consent, import_run, organisation, person, person_identity, placement,
+    rejected_row, sensitive_detail, source, source_record,
+};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, NotSet, QueryFilter, QuerySelect, QueryTrait, Set,
+    TransactionTrait,
+};
+use serde_json::{Map, Value, json};
+
+use crate::config::{ImportConfig, SourceConfig, resolve_location};
+use crate::error::ImportError;
+use crate::preset::{ColumnIndex, Preset, Record, Rejection, Values, preset_for};
+use crate::source::{Cell, HeaderHint, HttpInput, ReadEvent, ReadInput, reader_for};
+use crate::value;
+
+/// How a run was started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// By the schedule.
+    Schedule,
+    /// Through the API (`runImport`), queued.
+    Manual,
+    /// By `werkbrug import`.
+    Command,
+}
+
+impl Trigger {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Command => "command",
+        }
+    }
+}
+
+/// Counts of a run, also reported while it goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Data rows read.
+    pub read: i64,
+    /// New source records.
+    pub inserted: i64,
+    /// Source records whose content changed.
+    pub updated: i64,
+    /// Source records seen again unchanged.
+    pub unchanged: i64,
+    /// Rows refused, stored with their reason.
+    pub rejected: i64,
+    /// Source records a full export no longer had, marked inactive.
+    pub deactivated: i64,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// The `import_run` row, `None` for a dry run.
+    pub run_id: Option<i64>,
+    /// The counts.
+    pub counts: Counts,
+    /// The files or URL read.
+    pub files: Vec<String>,
+    /// Seconds the run took.
+    pub seconds: f64,
+    /// The first rejected rows (up to 20): file, row, column and reason.
+    pub rejections: Vec<(String, u64, Option<String>, String)>,
+}
+
+/// Options of one run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Read this file (or URL) instead of the source's location.
+    pub file: Option<String>,
+    /// Validate and count only; write nothing.
+    pub dry_run: bool,
+    /// An `import_run` row already claimed for this run (queued or scheduled).
+    pub run_id: Option<i64>,
+    /// Called after every batch with the counts so far.
+    pub progress: Option<Arc<dyn Fn(&Counts) + Send + Sync>>,
+}
+
+/// Runs imports against one database.
+#[derive(Clone)]
+pub struct Importer {
+    db: DatabaseConnection,
+    protector: BsnProtector,
+    config: ImportConfig,
+    sources: Vec<SourceConfig>,
+}
+
+impl Importer {
+    /// An importer for the configured sources.
+    pub fn new(
+        db: DatabaseConnection,
+        protector: BsnProtector,
+        config: ImportConfig,
+        sources: Vec<SourceConfig>,
+    ) -> Self {
+        Self {
+            db,
+            protector,
+            config,
+            sources,
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The configured sources.
+    pub fn sources(&self) -> &[SourceConfig] {
+        &self.sources
+    }
+
+    /// The `[import]` settings.
+    pub fn config(&self) -> &ImportConfig {
+        &self.config
+    }
+
+    /// Validates every source and writes it to the `source` table (by name), so runs, the API
+    /// and the scheduler see the configuration.
+    pub async fn sync_sources(&self) -> Result<(), ImportError> {
+        let now = Utc::now();
+        for cfg in &self.sources {
+            cfg.validate()?;
+            let preset = preset_for(&cfg.kind).expect("validated");
+            let org = find_organisation(&self.db, &cfg.organisation)
+                .await?
+                .ok_or_else(|| ImportError::UnknownOrganisation {
+                    source_name: cfg.name.clone(),
+                    organisation: cfg.organisation.clone(),
+                })?;
+            let existing = source::Entity::find()
+                .filter(source::Column::Name.eq(&cfg.name))
+                .one(&self.db)
+                .await?;
+            let mut am = match existing {
+                Some(m) => m.into_active_model(),
+                None => source::ActiveModel {
+                    id: NotSet,
+                    name: Set(cfg.name.clone()),
+                    created_at: Set(now),
+                    updated_since: Set(None),
+                    ..Default::default()
+                },
+            };
+            am.kind = Set(cfg.kind.clone());
+            am.organisation_id = Set(org.id);
+            am.format = Set(cfg.format.clone());
+            am.location = Set(cfg.location.clone());
+            am.schedule = Set(cfg.schedule.clone());
+            am.catch_up = Set(cfg.catch_up);
+            am.full_export = Set(preset.full_export());
+            am.updated_at = Set(now);
+            am.save(&self.db).await?;
+        }
+        Ok(())
+    }
+
+    /// The configuration of a source by name.
+    pub fn source_config(&self, name: &str) -> Result<&SourceConfig, ImportError> {
+        self.sources.iter().find(|s| s.name == name).ok_or_else(|| {
+            ImportError::UnknownSource(
+                name.to_owned(),
+                self.sources
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        })
+    }
+
+    /// Runs one import of `name`. On success the counts are committed; on failure nothing of the
+    /// run's rows is, and the run row says why.
+    #[tracing::instrument(skip(self, options), fields(source = %name, dry_run = options.dry_run))]
+    pub async fn run(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        options: RunOptions,
+    ) -> Result<RunSummary, ImportError> {
+        let cfg = self.source_config(name)?.clone();
+        cfg.validate()?;
+        let src = source::Entity::find()
+            .filter(source::Column::Name.eq(&cfg.name))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| ImportError::Config {
+                source_name: cfg.name.clone(),
+                what: "not synchronised to the database; run `werkbrug migrate` and try again"
+                    .into(),
+            })?;
+        let started = Instant::now();
+        let run_id = if options.dry_run {
+            None
+        } else {
+            Some(self.start_run(&src, trigger, options.run_id).await?)
+        };
+        crate::events::run_started(&cfg.name, run_id, trigger);
+        let result = self.execute(&cfg, &src, run_id, &options).await;
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok((counts, files, rejections)) => {
+                if let Some(id) = run_id {
+                    self.finish_run(id, &counts, &files, None).await?;
+                }
+                crate::events::run_finished(&cfg.name, run_id, &counts, seconds);
+                Ok(RunSummary {
+                    run_id,
+                    counts,
+                    files,
+                    seconds,
+                    rejections,
+                })
+            }
+            Err(e) => {
+                if let Some(id) = run_id {
+                    self.finish_run(id, &Counts::default(), &[], Some(&e.to_string()))
+                        .await?;
+                }
+                crate::events::run_failed(&cfg.name, run_id, &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Creates (or claims) the run row. A run of the same source still marked running is
+    /// refused while it shows signs of life; one whose worker died is marked interrupted.
+    async fn start_run(
+        &self,
+        src: &source::Model,
+        trigger: Trigger,
+        claimed: Option<i64>,
+    ) -> Result<i64, ImportError> {
+        let now = Utc::now();
+        let running = import_run::Entity::find()
+            .filter(import_run::Column::SourceId.eq(src.id))
+            .filter(import_run::Column::Status.eq("running"))
+            .filter(import_run::Column::Id.ne(claimed.unwrap_or(-1)))
+            .all(&self.db)
+            .await?;
+        for r in running {
+            let alive = r
+                .heartbeat_at
+                .is_some_and(|h| now - h < chrono::Duration::seconds(STALE_SECS));
+            if alive {
+                return Err(ImportError::Busy(src.name.clone(), r.id));
+            }
+            import_run::Entity::update_many()
+                .col_expr(import_run::Column::Status, Expr::value("failed"))
+                .col_expr(
+                    import_run::Column::Error,
+                    Expr::value(
+                        "interrupted: the process running it stopped; nothing of it was kept",
+                    ),
+                )
+                .col_expr(import_run::Column::FinishedAt, Expr::value(now))
+                .filter(import_run::Column::Id.eq(r.id))
+                .exec(&self.db)
+                .await?;
+        }
+        if let Some(id) = claimed {
+            import_run::Entity::update_many()
+                .col_expr(import_run::Column::Status, Expr::value("running"))
+                .col_expr(import_run::Column::StartedAt, Expr::value(now))
+                .col_expr(import_run::Column::HeartbeatAt, Expr::value(now))
+                .col_expr(import_run::Column::UpdatedAt, Expr::value(now))
+                .filter(import_run::Column::Id.eq(id))
+                .exec(&self.db)
+                .await?;
+            return Ok(id);
+        }
+        let run = import_run::ActiveModel {
+            source_id: Set(src.id),
+            status: Set("running".into()),
+            trigger: Set(trigger.as_str().into()),
+            started_at: Set(Some(now)),
+            heartbeat_at: Set(Some(now)),
+            worker: Set(Some(crate::worker_id())),
+            rows_read: Set(0),
+            rows_inserted: Set(0),
+            rows_updated: Set(0),
+            rows_unchanged: Set(0),
+            rows_rejected: Set(0),
+            rows_deactivated: Set(0),
+            dry_run: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(run.id)
+    }
+
+    async fn finish_run(
+        &self,
+        id: i64,
+        c: &Counts,
+        files: &[String],
+        error: Option<&str>,
+    ) -> Result<(), ImportError> {
+        let now = Utc::now();
+        import_run::Entity::update_many()
+            .col_expr(
+                import_run::Column::Status,
+                Expr::value(if error.is_some() {
+                    "failed"
+                } else {
+                    "succeeded"
+                }),
+            )
+            .col_expr(
+                import_run::Column::Error,
+                Expr::value(error.map(str::to_owned)),
+            )
+            .col_expr(import_run::Column::FinishedAt, Expr::value(now))
+            .col_expr(import_run::Column::UpdatedAt, Expr::value(now))
+            .col_expr(import_run::Column::RowsRead, Expr::value(c.read))
+            .col_expr(import_run::Column::RowsInserted, Expr::value(c.inserted))
+            .col_expr(import_run::Column::RowsUpdated, Expr::value(c.updated))
+            .col_expr(import_run::Column::RowsUnchanged, Expr::value(c.unchanged))
+            .col_expr(import_run::Column::RowsRejected, Expr::value(c.rejected))
+            .col_expr(
+                import_run::Column::RowsDeactivated,
+                Expr::value(c.deactivated),
+            )
+            .col_expr(
+                import_run::Column::Files,
+                Expr::value(Some(serde_json::to_string(files).unwrap_or_default())),
+            )
+            .filter(import_run::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        cfg: &SourceConfig,
+        src: &source::Model,
+        run_id: Option<i64>,
+        options: &RunOptions,
+    ) -> Result<
+        (
+            Counts,
+            Vec<String>,
+            Vec<(String, u64, Option<String>, String)>,
+        ),
+        ImportError,
+    > {
+        let preset = preset_for(&cfg.kind).expect("validated");
+        let reader = reader_for(&cfg.format).expect("validated");
+        let location = resolve_location(options.file.as_deref().unwrap_or(&cfg.location))?;
+        let configured = ColumnIndex::configured(preset, &cfg.columns);
+        let input = ReadInput {
+            location,
+            sheet: cfg.sheet.clone(),
+            headers: HeaderHint {
+                required: configured
+                    .iter()
+                    .filter(|c| c.2)
+                    .map(|c| c.1.clone())
+                    .collect(),
+                known: configured.iter().map(|c| c.1.clone()).collect(),
+            },
+            limits: self.config.limits(),
+            http: self.http_input(cfg, src).await?,
+        };
+        let mut stream = reader.read(input);
+        let txn = self.db.begin().await?;
+        let mut batch = Batch::new(self, cfg, src, preset, run_id, &txn).await?;
+        let mut index: Option<ColumnIndex> = None;
+        let mut files = vec![];
+        let mut current: (Arc<str>, Option<Arc<str>>) = (Arc::from(""), None);
+        let mut headers: Arc<[String]> = Arc::from(vec![]);
+        while let Some(event) = stream.recv().await {
+            match event? {
+                ReadEvent::Headers {
+                    file,
+                    sheet,
+                    headers: h,
+                } => {
+                    batch.flush().await?;
+                    index = Some(ColumnIndex::locate(preset, &cfg.columns, &h).map_err(
+                        |missing| ImportError::Columns {
+                            file: file.clone(),
+                            sheet: sheet.clone(),
+                            missing,
+                        },
+                    )?);
+                    files.push(match &sheet {
+                        Some(s) => format!("{file} [{s}]"),
+                        None => file.clone(),
+                    });
+                    current = (Arc::from(file.as_str()), sheet.as_deref().map(Arc::from));
+                    headers = h;
+                }
+                ReadEvent::Row(row) => {
+                    let index = index.as_ref().expect("readers send headers first");
+                    batch.counts.read += 1;
+                    let raw = masked_raw(&headers, &row.cells, index);
+                    let values = Values {
+                        cells: &row.cells,
+                        index,
+                    };
+                    let meta = RowMeta {
+                        file: current.0.clone(),
+                        sheet: current.1.clone(),
+                        number: row.number,
+                        raw,
+                    };
+                    match preset.map(&values) {
+                        Ok(record) => {
+                            let hash = self.row_hash(&headers, &row.cells);
+                            batch.push(record, hash, meta);
+                        }
+                        Err(rejection) => batch.reject(meta, rejection),
+                    }
+                    if batch.len() >= self.config.batch_size {
+                        batch.flush().await?;
+                        if let Some(p) = &options.progress {
+                            p(&batch.counts);
+                        }
+                    }
+                }
+            }
+        }
+        batch.flush().await?;
+        if src.full_export && !options.dry_run {
+            batch.deactivate_missing().await?;
+        }
+        if let Some(latest) = batch.latest_change {
+            source::Entity::update_many()
+                .col_expr(
+                    source::Column::UpdatedSince,
+                    Expr::value(Some(latest.to_rfc3339())),
+                )
+                .filter(source::Column::Id.eq(src.id))
+                .exec(&txn)
+                .await?;
+        }
+        if let Some(p) = &options.progress {
+            p(&batch.counts);
+        }
+        let counts = batch.counts.clone();
+        let rejections = std::mem::take(&mut batch.first_rejections);
+        drop(batch);
+        if options.dry_run {
+            txn.rollback().await?;
+        } else {
+            txn.commit().await?;
+        }
+        Ok((counts, files, rejections))
+    }
+
+    async fn http_input(
+        &self,
+        cfg: &SourceConfig,
+        src: &source::Model,
+    ) -> Result<HttpInput, ImportError> {
+        let env = |var: &str| {
+            std::env::var(var).map_err(|_| ImportError::Credentials {
+                source_name: cfg.name.clone(),
+                what: format!("environment variable {var} is not set"),
+            })
+        };
+        let bearer_token = match (&cfg.token_env, &cfg.token_url) {
+            (Some(var), _) => Some(env(var)?.into()),
+            (None, Some(url)) => {
+                let id = env(cfg
+                    .client_id_env
+                    .as_deref()
+                    .unwrap_or("UNSET_CLIENT_ID_ENV"))?;
+                let secret = env(cfg
+                    .client_secret_env
+                    .as_deref()
+                    .unwrap_or("UNSET_CLIENT_SECRET_ENV"))?;
+                Some(
+                    crate::credentials::client_credentials(
+                        url,
+                        &id,
+                        &secret,
+                        self.config.http_timeout_secs,
+                    )
+                    .await?,
+                )
+            }
+            (None, None) => None,
+        };
+        Ok(HttpInput {
+            bearer_token,
+            updated_since: src.updated_since.clone(),
+            page_size: cfg.page_size.unwrap_or(500),
+            timeout: std::time::Duration::from_secs(self.config.http_timeout_secs),
+            max_attempts: self.config.http_max_attempts,
+            initial_backoff: std::time::Duration::from_millis(self.config.http_initial_backoff_ms),
+        })
+    }
+
+    /// A keyed hash of a row's content: order of columns does not matter, and without the key
+    /// nobody can test a guessed BSN against it.
+    fn row_hash(&self, headers: &[String], cells: &[Cell]) -> String {
+        let mut pairs: Vec<(String, String)> = headers
+            .iter()
+            .zip(cells)
+            .filter_map(|(h, c)| value::text(c).map(|t| (crate::source::normalise_header(h), t)))
+            .collect();
+        pairs.sort();
+        let mut buf = String::new();
+        for (h, t) in pairs {
+            buf.push_str(&h);
+            buf.push('\u{1f}');
+            buf.push_str(&t);
+            buf.push('\u{1e}');
+        }
+        self.protector.keyed_hash(b"row:", buf.as_bytes())
+    }
+}
+
+/// A run is taken as dead when its heartbeat is older than this.
+pub const STALE_SECS: i64 = 120;
+
+/// The raw values of a row as stored: personal and special cells masked.
+fn masked_raw(headers: &[String], cells: &[Cell], index: &ColumnIndex) -> Value {
+    let mut map = Map::new();
+    for (i, h) in headers.iter().enumerate() {
+        let v = match cells.get(i).and_then(value::text) {
+            None => Value::Null,
+            Some(_) if index.is_personal(i) => Value::String("[personal]".into()),
+            Some(t) => Value::String(t),
+        };
+        map.insert(h.clone(), v);
+    }
+    Value::Object(map)
+}
+
+/// Where a row came from.
+struct RowMeta {
+    file: Arc<str>,
+    sheet: Option<Arc<str>>,
+    number: u64,
+    raw: Value,
+}
+
+/// Rows waiting to be written, and what the run has learnt so far.
+struct Batch<'a> {
+    importer: &'a Importer,
+    cfg: &'a SourceConfig,
+    src: &'a source::Model,
+    preset: &'a dyn Preset,
+    run_id: Option<i64>,
+    txn: &'a DatabaseTransaction,
+    rows: Vec<(Record, String, RowMeta)>,
+    rejected: Vec<(RowMeta, Rejection)>,
+    counts: Counts,
+    first_rejections: Vec<(String, u64, Option<String>, String)>,
+    organisations: HashMap<String, i64>,
+    latest_change: Option<DateTime<Utc>>,
+    /// Key → the row that first had it in this run, for duplicate messages.
+    first_row: HashMap<String, u64>,
+}
+
+impl<'a> Batch<'a> {
+    async fn new(
+        importer: &'a Importer,
+        cfg: &'a SourceConfig,
+        src: &'a source::Model,
+        preset: &'a dyn Preset,
+        run_id: Option<i64>,
+        txn: &'a DatabaseTransaction,
+    ) -> Result<Self, ImportError> {
+        let organisations = organisation::Entity::find()
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|o| (o.name.to_lowercase(), o.id))
+            .collect();
+        Ok(Self {
+            importer,
+            cfg,
+            src,
+            preset,
+            run_id,
+            txn,
+            rows: vec![],
+            rejected: vec![],
+            counts: Counts::default(),
+            first_rejections: vec![],
+            organisations,
+            latest_change: None,
+            first_row: HashMap::new(),
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len() + self.rejected.len()
+    }
+
+    fn push(&mut self, mut record: Record, hash: String, meta: RowMeta) {
+        if record.key_with_bsn
+            && let Some(bsn) = &record.bsn
+        {
+            record.source_key = format!(
+                "{}:{}",
+                &self.importer.protector.pseudonym(bsn)[..32],
+                record.source_key
+            );
+        }
+        if let Some(prev) = self.first_row.get(&record.source_key) {
+            let reason = format!(
+                "the key `{}` also appears on row {prev}; each key may appear once per run",
+                self.preset
+                    .columns()
+                    .iter()
+                    .find(|c| c.required)
+                    .map(|c| c.header)
+                    .unwrap_or("key")
+            );
+            let column = self.cfg.columns.get("source_key").cloned().or_else(|| {
+                self.preset
+                    .columns()
+                    .iter()
+                    .find(|c| c.field == "source_key")
+                    .map(|c| c.header.to_owned())
+            });
+            self.reject(meta, Rejection { column, reason });
+            return;
+        }
+        if self.first_row.len() < 2_000_000 {
+            self.first_row
+                .insert(record.source_key.clone(), meta.number);
+        }
+        if let Some(t) = record.changed_at {
+            self.latest_change = Some(self.latest_change.map_or(t, |l| l.max(t)));
+        }
+        self.rows.push((record, hash, meta));
+    }
+
+    fn reject(&mut self, meta: RowMeta, rejection: Rejection) {
+        crate::events::row_rejected(&self.cfg.name, meta.number, rejection.column.as_deref());
+        self.counts.rejected += 1;
+        if self.first_rejections.len() < 20 {
+            self.first_rejections.push((
+                meta.file.to_string(),
+                meta.number,
+                rejection.column.clone(),
+                rejection.reason.clone(),
+            ));
+        }
+        self.rejected.push((meta, rejection));
+    }
+
+    /// Writes the waiting rows.
+    async fn flush(&mut self) -> Result<(), ImportError> {
+        let rows = std::mem::take(&mut self.rows);
+        let rejected = std::mem::take(&mut self.rejected);
+        let Some(run_id) = self.run_id else {
+            // Dry run: count what would happen without writing.
+            return self.count_dry(rows).await;
+        };
+        let now = Utc::now();
+        let txn = self.txn;
+        if !rejected.is_empty() {
+            let models = rejected
+                .into_iter()
+                .map(|(meta, r)| rejected_row::ActiveModel {
+                    import_run_id: Set(run_id),
+                    source_id: Set(self.src.id),
+                    row_number: Set(meta.number as i64),
+                    file: Set(Some(meta.file.to_string())),
+                    sheet: Set(meta.sheet.as_deref().map(str::to_owned)),
+                    column_name: Set(r.column),
+                    reason: Set(r.reason),
+                    raw_values: Set(meta.raw),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                });
+            rejected_row::Entity::insert_many(models).exec(txn).await?;
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // What this source said before about these keys.
+        let keys: Vec<String> = rows.iter().map(|r| r.0.source_key.clone()).collect();
+        let existing: HashMap<String, source_record::Model> = source_record::Entity::find()
+            .filter(source_record::Column::SourceId.eq(self.src.id))
+            .filter(source_record::Column::SourceKey.is_in(keys))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|r| (r.source_key.clone(), r))
+            .collect();
+
+        let mut unchanged_ids = vec![];
+        let mut changed = vec![];
+        for (record, hash, meta) in rows {
+            match existing.get(&record.source_key) {
+                Some(old) if old.content_hash == hash && old.active => {
+                    unchanged_ids.push(old.id);
+                }
+                old => changed.push((record, hash, meta, old.cloned())),
+            }
+        }
+        if !unchanged_ids.is_empty() {
+            self.counts.unchanged += unchanged_ids.len() as i64;
+            source_record::Entity::update_many()
+                .col_expr(source_record::Column::ImportRunId, Expr::value(run_id))
+                .col_expr(source_record::Column::LastSeenAt, Expr::value(now))
+                .filter(source_record::Column::Id.is_in(unchanged_ids))
+                .exec(txn)
+                .await?;
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+
+        // Linking: one person per BSN (by its pseudonym); a row without one keeps the person its
+        // record had, or gets a person of its own. Nothing is merged on name.
+        let pseudonyms: Vec<Option<String>> = changed
+            .iter()
+            .map(|(r, ..)| r.bsn.as_ref().map(|b| self.importer.protector.pseudonym(b)))
+            .collect();
+        let wanted: Vec<String> = pseudonyms.iter().flatten().cloned().collect();
+        let mut by_pseudonym: HashMap<String, i64> = HashMap::new();
+        if !wanted.is_empty() {
+            for p in person::Entity::find()
+                .filter(person::Column::BsnPseudonym.is_in(wanted.clone()))
+                .all(txn)
+                .await?
+            {
+                by_pseudonym.insert(p.bsn_pseudonym.expect("filtered"), p.id);
+            }
+            let mut missing: Vec<String> = wanted
+                .iter()
+                .filter(|p| !by_pseudonym.contains_key(*p))
+                .cloned()
+                .collect();
+            missing.sort();
+            missing.dedup();
+            if !missing.is_empty() {
+                person::Entity::insert_many(missing.iter().map(|p| person::ActiveModel {
+                    bsn_pseudonym: Set(Some(p.clone())),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }))
+                .exec(txn)
+                .await?;
+                for p in person::Entity::find()
+                    .filter(person::Column::BsnPseudonym.is_in(missing))
+                    .all(txn)
+                    .await?
+                {
+                    by_pseudonym.insert(p.bsn_pseudonym.expect("filtered"), p.id);
+                }
+            }
+        }
+        let mut person_ids = Vec::with_capacity(changed.len());
+        for ((_, _, _, old), pseudonym) in changed.iter().zip(&pseudonyms) {
+            let id = match pseudonym {
+                Some(p) => by_pseudonym[p],
+                None => match old.as_ref().and_then(|o| o.person_id) {
+                    Some(id) => id,
+                    None => {
+                        person::ActiveModel {
+                            bsn_pseudonym: Set(None),
+                            created_at: Set(now),
+                            updated_at: Set(now),
+                            ..Default::default()
+                        }
+                        .insert(txn)
+                        .await?
+                        .id
+                    }
+                },
+            };
+            person_ids.push(id);
+        }
+
+        // Provenance: the source records.
+        let mut new_records = vec![];
+        for ((record, hash, meta, old), person_id) in changed.iter().zip(&person_ids) {
+            match old {
+                Some(old) => {
+                    self.counts.updated += 1;
+                    source_record::Entity::update_many()
+                        .col_expr(
+                            source_record::Column::ContentHash,
+                            Expr::value(hash.clone()),
+                        )
+                        .col_expr(
+                            source_record::Column::RawValues,
+                            Expr::value(meta.raw.clone()),
+                        )
+                        .col_expr(
+                            source_record::Column::PersonId,
+                            Expr::value(Some(*person_id)),
+                        )
+                        .col_expr(source_record::Column::ImportRunId, Expr::value(run_id))
+                        .col_expr(source_record::Column::Active, Expr::value(true))
+                        .col_expr(
+                            source_record::Column::DeactivatedAt,
+                            Expr::value(Option::<DateTime<Utc>>::None),
+                        )
+                        .col_expr(
+                            source_record::Column::File,
+                            Expr::value(Some(meta.file.to_string())),
+                        )
+                        .col_expr(
+                            source_record::Column::RowNumber,
+                            Expr::value(Some(meta.number as i64)),
+                        )
+                        .col_expr(source_record::Column::LastSeenAt, Expr::value(now))
+                        .col_expr(source_record::Column::UpdatedAt, Expr::value(now))
+                        .filter(source_record::Column::Id.eq(old.id))
+                        .exec(txn)
+                        .await?;
+                }
+                None => {
+                    self.counts.inserted += 1;
+                    new_records.push(source_record::ActiveModel {
+                        source_id: Set(self.src.id),
+                        source_key: Set(record.source_key.clone()),
+                        person_id: Set(Some(*person_id)),
+                        import_run_id: Set(run_id),
+                        content_hash: Set(hash.clone()),
+                        raw_values: Set(meta.raw.clone()),
+                        active: Set(true),
+                        deactivated_at: Set(None),
+                        file: Set(Some(meta.file.to_string())),
+                        row_number: Set(Some(meta.number as i64)),
+                        first_seen_at: Set(now),
+                        last_seen_at: Set(now),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        if !new_records.is_empty() {
+            source_record::Entity::insert_many(new_records)
+                .exec(txn)
+                .await?;
+        }
+        let record_ids: HashMap<String, i64> = source_record::Entity::find()
+            .select_only()
+            .column(source_record::Column::SourceKey)
+            .column(source_record::Column::Id)
+            .filter(source_record::Column::SourceId.eq(self.src.id))
+            .filter(
+                source_record::Column::SourceKey
+                    .is_in(changed.iter().map(|c| c.0.source_key.clone())),
+            )
+            .into_tuple::<(String, i64)>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect();
+
+        // The unified entities; the newest observation wins, an empty cell keeps what is known.
+        self.upsert_entities(&changed, &person_ids, now).await?;
+        self.upsert_placements(&changed, &person_ids, &record_ids, now)
+            .await?;
+        self.upsert_consents(&changed, &person_ids, now).await?;
+        self.heartbeat(run_id, now).await?;
+        Ok(())
+    }
+
+    async fn count_dry(&mut self, rows: Vec<(Record, String, RowMeta)>) -> Result<(), ImportError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = rows.iter().map(|r| r.0.source_key.clone()).collect();
+        let existing: HashMap<String, (String, bool)> = source_record::Entity::find()
+            .filter(source_record::Column::SourceId.eq(self.src.id))
+            .filter(source_record::Column::SourceKey.is_in(keys))
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .map(|r| (r.source_key, (r.content_hash, r.active)))
+            .collect();
+        for (record, hash, _) in rows {
+            match existing.get(&record.source_key) {
+                Some((h, true)) if *h == hash => self.counts.unchanged += 1,
+                Some(_) => self.counts.updated += 1,
+                None => self.counts.inserted += 1,
+            }
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(&self, run_id: i64, now: DateTime<Utc>) -> Result<(), ImportError> {
+        // On the pool, not in the transaction, so other instances see it.
+        import_run::Entity::update_many()
+            .col_expr(import_run::Column::HeartbeatAt, Expr::value(now))
+            .filter(import_run::Column::Id.eq(run_id))
+            .exec(&self.importer.db)
+            .await
+            .ok();
+        Ok(())
+    }
+
+    async fn upsert_entities(
+        &self,
+        changed: &[(Record, String, RowMeta, Option<source_record::Model>)],
+        person_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<(), ImportError> {
+        let protector = &self.importer.protector;
+        // Later rows of the batch win over earlier ones for the same person.
+        let mut identities: BTreeMap<i64, person_identity::ActiveModel> = BTreeMap::new();
+        let mut profiles: BTreeMap<i64, candidate_profile::ActiveModel> = BTreeMap::new();
+        let mut sensitive: BTreeMap<i64, sensitive_detail::ActiveModel> = BTreeMap::new();
+        for ((r, ..), &pid) in changed.iter().zip(person_ids) {
+            let i = &r.identity;
+            if r.bsn.is_some()
+                || i.given_name.is_some()
+                || i.family_name.is_some()
+                || i.full_name.is_some()
+                || i.birth_date.is_some()
+                || i.postcode.is_some()
+            {
+                // Sealing is randomised; only rows that changed get here.
+                let bsn_encrypted = r.bsn.as_ref().map(|b| protector.encrypt(b));
+                identities.insert(
+                    pid,
+                    person_identity::ActiveModel {
+                        person_id: Set(pid),
+                        bsn_encrypted: Set(bsn_encrypted),
+                        given_name: Set(i.given_name.clone()),
+                        name_prefix: Set(i.name_prefix.clone()),
+                        family_name: Set(i.family_name.clone()),
+                        full_name: Set(i.full_name.clone()),
+                        birth_date: Set(i.birth_date),
+                        email: Set(None),
+                        phone: Set(None),
+                        postcode: Set(i.postcode.clone()),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    },
+                );
+            }
+            let p = &r.profile;
+            if *p != Default::default() {
+                let list = |v: &Vec<String>| json!(v);
+                profiles.insert(
+                    pid,
+                    candidate_profile::ActiveModel {
+                        person_id: Set(pid),
+                        skills: Set(list(&p.skills)),
+                        strengths: Set(list(&p.strengths)),
+                        development_points: Set(list(&p.development_points)),
+                        work_types: Set(list(&p.work_types)),
+                        sectors: Set(json!([])),
+                        hours_per_week: Set(p.hours_per_week),
+                        days_available: Set(json!([])),
+                        available_from: Set(None),
+                        district: Set(p.district.clone()),
+                        municipality: Set(None),
+                        travel_range_km: Set(None),
+                        travels_independently: Set(None),
+                        education_level: Set(p.education_level),
+                        languages: Set(list(&p.languages)),
+                        driving_licence: Set(p.driving_licence),
+                        line: Set(p.line.map(|l| l.as_str().to_owned())),
+                        participation_step: Set(p.participation_step),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    },
+                );
+            }
+            let s = &r.sensitive;
+            if *s != Default::default() {
+                sensitive.insert(
+                    pid,
+                    sensitive_detail::ActiveModel {
+                        person_id: Set(pid),
+                        health_notes: Set(s.health_notes.clone()),
+                        workload_limits: Set(None),
+                        benefit_type: Set(s.benefit_type.clone()),
+                        legal_basis: Set(s.legal_basis.clone()),
+                        target_group_register: Set(s.target_group_register.clone()),
+                        wage_value_pct: Set(s.wage_value_pct),
+                        wage_cost_subsidy: Set(None),
+                        case_notes: Set(None),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        use candidate_profile::Column as P;
+        use person_identity::Column as I;
+        use sensitive_detail::Column as S;
+        if !identities.is_empty() {
+            person_identity::Entity::insert_many(identities.into_values())
+                .on_conflict(keep_known(
+                    I::PersonId,
+                    "person_identity",
+                    &[
+                        I::BsnEncrypted,
+                        I::GivenName,
+                        I::NamePrefix,
+                        I::FamilyName,
+                        I::FullName,
+                        I::BirthDate,
+                        I::Postcode,
+                    ],
+                    &[],
+                ))
+                .exec(self.txn)
+                .await?;
+        }
+        if !profiles.is_empty() {
+            candidate_profile::Entity::insert_many(profiles.into_values())
+                .on_conflict(keep_known(
+                    P::PersonId,
+                    "candidate_profile",
+                    &[
+                        P::HoursPerWeek,
+                        P::District,
+                        P::EducationLevel,
+                        P::DrivingLicence,
+                        P::Line,
+                        P::ParticipationStep,
+                    ],
+                    &[
+                        P::Skills,
+                        P::Strengths,
+                        P::DevelopmentPoints,
+                        P::WorkTypes,
+                        P::Languages,
+                    ],
+                ))
+                .exec(self.txn)
+                .await?;
+        }
+        if !sensitive.is_empty() {
+            sensitive_detail::Entity::insert_many(sensitive.into_values())
+                .on_conflict(keep_known(
+                    S::PersonId,
+                    "sensitive_detail",
+                    &[
+                        S::HealthNotes,
+                        S::BenefitType,
+                        S::LegalBasis,
+                        S::TargetGroupRegister,
+                        S::WageValuePct,
+                    ],
+                    &[],
+                ))
+                .exec(self.txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn organisation_id(
+        &mut self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ImportError> {
+        let key = name.trim().to_lowercase();
+        if let Some(id) = self.organisations.get(&key) {
+            return Ok(*id);
+        }
+        let mut code = slug(name);
+        if organisation::Entity::find()
+            .filter(organisation::Column::Code.eq(&code))
+            .one(self.txn)
+            .await?
+            .is_some()
+        {
+            code = format!("{code}-{}", self.organisations.len() + 1);
+        }
+        let org = organisation::ActiveModel {
+            name: Set(name.trim().to_owned()),
+            code: Set(code),
+            kind: Set(model::OrganisationKind::Employer.as_str().to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.txn)
+        .await?;
+        self.organisations.insert(key, org.id);
+        Ok(org.id)
+    }
+
+    async fn upsert_placements(
+        &mut self,
+        changed: &[(Record, String, RowMeta, Option<source_record::Model>)],
+        person_ids: &[i64],
+        record_ids: &HashMap<String, i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ImportError> {
+        let ids: Vec<i64> = changed
+            .iter()
+            .filter_map(|c| record_ids.get(&c.0.source_key).copied())
+            .collect();
+        let existing: HashMap<i64, i64> = placement::Entity::find()
+            .select_only()
+            .column(placement::Column::SourceRecordId)
+            .column(placement::Column::Id)
+            .filter(placement::Column::SourceRecordId.is_in(ids))
+            .into_tuple::<(Option<i64>, i64)>()
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .filter_map(|(r, id)| r.map(|r| (r, id)))
+            .collect();
+        let mut inserts = vec![];
+        for ((record, ..), &pid) in changed.iter().zip(person_ids) {
+            let Some(&rid) = record_ids.get(&record.source_key) else {
+                continue;
+            };
+            let Some(p) = &record.placement else {
+                if let Some(&id) = existing.get(&rid) {
+                    placement::Entity::update_many()
+                        .col_expr(placement::Column::Active, Expr::value(false))
+                        .col_expr(placement::Column::UpdatedAt, Expr::value(now))
+                        .filter(placement::Column::Id.eq(id))
+                        .exec(self.txn)
+                        .await?;
+                }
+                continue;
+            };
+            let org = match &p.organisation {
+                Some(name) => self.organisation_id(name, now).await?,
+                None => self.src.organisation_id,
+            };
+            let provider = (org != self.src.organisation_id).then_some(self.src.organisation_id);
+            let am = placement::ActiveModel {
+                person_id: Set(pid),
+                organisation_id: Set(org),
+                provider_organisation_id: Set(provider),
+                kind: Set(p.kind.as_str().to_owned()),
+                start_date: Set(p.start_date),
+                planned_end_date: Set(p.planned_end_date),
+                actual_end_date: Set(p.actual_end_date),
+                hours_per_week: Set(p.hours_per_week),
+                outcome: Set(p.outcome.clone()),
+                source_record_id: Set(Some(rid)),
+                active: Set(true),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            match existing.get(&rid) {
+                Some(&id) => {
+                    let mut am = am;
+                    am.id = Set(id);
+                    am.update(self.txn).await?;
+                }
+                None => {
+                    let mut am = am;
+                    am.created_at = Set(now);
+                    inserts.push(am);
+                }
+            }
+        }
+        if !inserts.is_empty() {
+            placement::Entity::insert_many(inserts)
+                .exec(self.txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn upsert_consents(
+        &self,
+        changed: &[(Record, String, RowMeta, Option<source_record::Model>)],
+        person_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<(), ImportError> {
+        let recorded_by = format!("import:{}", self.cfg.name);
+        let mut grant = BTreeMap::new();
+        let mut revoke = vec![];
+        for ((r, ..), &pid) in changed.iter().zip(person_ids) {
+            match r.consent_network {
+                Some(true) => {
+                    grant.insert(pid, ());
+                }
+                Some(false) => revoke.push(pid),
+                None => {}
+            }
+        }
+        let active = |ids: Vec<i64>| {
+            consent::Entity::find()
+                .filter(consent::Column::PersonId.is_in(ids))
+                .filter(consent::Column::Audience.eq("network"))
+                .filter(consent::Column::RecordedBy.eq(recorded_by.clone()))
+                .filter(consent::Column::RevokedAt.is_null())
+        };
+        if !revoke.is_empty() {
+            consent::Entity::update_many()
+                .col_expr(consent::Column::RevokedAt, Expr::value(Some(now)))
+                .col_expr(consent::Column::UpdatedAt, Expr::value(now))
+                .filter(consent::Column::PersonId.is_in(revoke))
+                .filter(consent::Column::Audience.eq("network"))
+                .filter(consent::Column::RecordedBy.eq(recorded_by.clone()))
+                .filter(consent::Column::RevokedAt.is_null())
+                .exec(self.txn)
+                .await?;
+        }
+        if grant.is_empty() {
+            return Ok(());
+        }
+        let has: HashSet<i64> = active(grant.keys().copied().collect())
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .map(|c| c.person_id)
+            .collect();
+        let new: Vec<consent::ActiveModel> = grant
+            .keys()
+            .filter(|p| !has.contains(p))
+            .map(|&pid| consent::ActiveModel {
+                person_id: Set(pid),
+                audience: Set("network".into()),
+                partner_organisation_id: Set(None),
+                scope: Set("generic_profile".into()),
+                // The person's key only; a caseworker's approval is a separate act.
+                person_agreed: Set(true),
+                granted_at: Set(now),
+                expires_at: Set(None),
+                revoked_at: Set(None),
+                approved_by: Set(None),
+                approved_at: Set(None),
+                recorded_by: Set(recorded_by.clone()),
+                recorded_by_organisation_id: Set(Some(self.src.organisation_id)),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .collect();
+        if !new.is_empty() {
+            consent::Entity::insert_many(new).exec(self.txn).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks records (and their placements) that this full export no longer has as inactive.
+    async fn deactivate_missing(&mut self) -> Result<(), ImportError> {
+        let Some(run_id) = self.run_id else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let gone = || {
+            source_record::Entity::find()
+                .select_only()
+                .column(source_record::Column::Id)
+                .filter(source_record::Column::SourceId.eq(self.src.id))
+                .filter(source_record::Column::Active.eq(true))
+                .filter(source_record::Column::ImportRunId.ne(run_id))
+                .into_query()
+        };
+        placement::Entity::update_many()
+            .col_expr(placement::Column::Active, Expr::value(false))
+            .col_expr(placement::Column::UpdatedAt, Expr::value(now))
+            .filter(placement::Column::SourceRecordId.in_subquery(gone()))
+            .exec(self.txn)
+            .await?;
+        let res = source_record::Entity::update_many()
+            .col_expr(source_record::Column::Active, Expr::value(false))
+            .col_expr(source_record::Column::DeactivatedAt, Expr::value(Some(now)))
+            .col_expr(source_record::Column::UpdatedAt, Expr::value(now))
+            .filter(source_record::Column::SourceId.eq(self.src.id))
+            .filter(source_record::Column::Active.eq(true))
+            .filter(source_record::Column::ImportRunId.ne(run_id))
+            .exec(self.txn)
+            .await?;
+        self.counts.deactivated = res.rows_affected as i64;
+        Ok(())
+    }
+}
+
+/// `ON CONFLICT (key) DO UPDATE` that takes the new value where the row has one and keeps the
+/// known one where it is empty (`NULL`, or `[]` for lists).
+fn keep_known<C: sea_orm::ColumnTrait + sea_orm::IdenStatic + Copy + 'static>(
+    key: C,
+    table: &str,
+    scalars: &[C],
+    lists: &[C],
+) -> OnConflict {
+    let mut on = OnConflict::column(key);
+    let mut values = vec![];
+    for c in scalars {
+        let n = c.as_str();
+        values.push((
+            *c,
+            Expr::cust(format!("COALESCE(excluded.{n}, {table}.{n})")),
+        ));
+    }
+    for c in lists {
+        let n = c.as_str();
+        values.push((
+            *c,
+            Expr::cust(format!(
+                "CASE WHEN CAST(excluded.{n} AS TEXT) = '[]' THEN {table}.{n} ELSE excluded.{n} END"
+            )),
+        ));
+    }
+    on.values(values);
+    on.value(
+        sea_orm::sea_query::Alias::new("updated_at"),
+        Expr::cust("excluded.updated_at"),
+    );
+    on
+}
+
+/// A code for an organisation name: lower case, words joined by dashes.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.trim().chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+/// An organisation by name (case-insensitive) or code.
+pub async fn find_organisation(
+    db: &impl ConnectionTrait,
+    name_or_code: &str,
+) -> Result<Option<organisation::Model>, sea_orm::DbErr> {
+    let all = organisation::Entity::find().all(db).await?;
+    let want = name_or_code.trim().to_lowercase();
+    Ok(all
+        .into_iter()
+        .find(|o| o.code == name_or_code.trim() || o.name.to_lowercase() == want))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(
+            slug("Schoonmaak Amstelglans B.V."),
+            "schoonmaak-amstelglans-b-v"
+        );
+        assert_eq!(slug("  IJkeuken "), "ijkeuken");
+    }
+}
