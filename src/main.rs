@@ -368,6 +368,22 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
         request_timeout: Duration::from_secs(s.request_timeout_secs),
         body_limit: s.body_limit_bytes,
     };
+    // The scheduler runs beside the server; it shares only the database with it.
+    let scheduler = if loaded.settings.sources.is_empty() {
+        None
+    } else {
+        let importer = importers::Importer::new(
+            db.clone(),
+            keys.protector.clone(),
+            loaded.settings.import.clone(),
+            loaded.settings.sources.clone(),
+        );
+        importer
+            .sync_sources()
+            .await
+            .context("the [[source]] configuration is not valid")?;
+        Some(importers::scheduler::start(importer).await?)
+    };
     let state = server::AppState::new(db, keys.tokens, keys.protector, settings)?;
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
@@ -383,6 +399,10 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
     println!("listening on http://{addr}");
     tracing::info!(%addr, "werkbrug serving GraphQL at /graphql, GraphiQL at /");
     server::serve(listener, state).await?;
+    if let Some(scheduler) = scheduler {
+        tracing::info!("waiting for a running import to finish or roll back");
+        scheduler.shutdown().await;
+    }
     Ok(())
 }
 

@@ -18,16 +18,6 @@ pub enum ImportError {
         /// What is wrong and how to fix it.
         what: String,
     },
-    /// The organisation named by a source is not known.
-    #[error(
-        "source `{source_name}`: organisation `{organisation}` is not known; create it first or use the name or code of an existing one"
-    )]
-    UnknownOrganisation {
-        /// The source.
-        source_name: String,
-        /// The configured organisation.
-        organisation: String,
-    },
     /// The input could not be read; nothing was changed.
     #[error("{0}; nothing was imported")]
     Read(#[from] ReadError),

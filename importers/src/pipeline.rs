@@ -142,12 +142,22 @@ impl Importer {
         for cfg in &self.sources {
             cfg.validate()?;
             let preset = preset_for(&cfg.kind).expect("validated");
-            let org = find_organisation(&self.db, &cfg.organisation)
-                .await?
-                .ok_or_else(|| ImportError::UnknownOrganisation {
-                    source_name: cfg.name.clone(),
-                    organisation: cfg.organisation.clone(),
-                })?;
+            let org = match find_organisation(&self.db, &cfg.organisation).await? {
+                Some(org) => org,
+                // A supplier named for the first time is created, of the kind its preset implies.
+                None => {
+                    organisation::ActiveModel {
+                        name: Set(cfg.organisation.trim().to_owned()),
+                        code: Set(slug(&cfg.organisation)),
+                        kind: Set(preset.organisation_kind().as_str().to_owned()),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        ..Default::default()
+                    }
+                    .insert(&self.db)
+                    .await?
+                }
+            };
             let existing = source::Entity::find()
                 .filter(source::Column::Name.eq(&cfg.name))
                 .one(&self.db)
@@ -254,14 +264,15 @@ impl Importer {
         let now = Utc::now();
         let running = import_run::Entity::find()
             .filter(import_run::Column::SourceId.eq(src.id))
-            .filter(import_run::Column::Status.eq("running"))
+            .filter(import_run::Column::Status.is_in(["claimed", "running"]))
             .filter(import_run::Column::Id.ne(claimed.unwrap_or(-1)))
             .all(&self.db)
             .await?;
         for r in running {
-            let alive = r
+            let fresh = r
                 .heartbeat_at
                 .is_some_and(|h| now - h < chrono::Duration::seconds(STALE_SECS));
+            let alive = crate::worker_alive(r.worker.as_deref(), fresh);
             if alive {
                 return Err(ImportError::Busy(src.name.clone(), r.id));
             }

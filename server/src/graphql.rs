@@ -7,17 +7,18 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Error, ErrorExtensions, ID, Object, Result, Schema,
+    Context, EmptySubscription, Error, ErrorExtensions, ID, Object, Result, Schema,
     SimpleObject,
 };
 use model::entity::{
     audit_event, candidate_profile, import_run, organisation, person, person_identity, placement,
-    sensitive_detail, source,
+    rejected_row, sensitive_detail, source,
 };
 use model::privacy::PrivacyClass;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use crate::AppState;
@@ -26,14 +27,14 @@ use crate::auth::Caller;
 use crate::policy::{Denied, RecordAccess};
 
 /// The schema werkbrug serves.
-pub type WerkbrugSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type WerkbrugSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Largest page a list query returns.
 pub const MAX_PAGE: usize = 100;
 
 /// Builds the schema; request data (caller, audit collector) is added per request.
 pub fn build_schema(state: Option<AppState>) -> WerkbrugSchema {
-    let mut builder = Schema::build(Query, EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(12)
         .limit_complexity(2_000);
     if let Some(state) = state {
@@ -82,6 +83,8 @@ visible_entry!(
     visible_candidate => "candidate",
     visible_sources => "sources",
     visible_import_runs => "importRuns",
+    visible_import_run => "importRun",
+    visible_run_import => "runImport",
     visible_audit_events => "auditEvents",
     visible_persons => "persons",
     visible_person => "person",
@@ -219,6 +222,30 @@ impl Query {
                 m: r,
             })
             .collect())
+    }
+
+    /// One import run with its counts and rejected rows (steward).
+    #[graphql(visible = "visible_import_run")]
+    async fn import_run(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ImportRun>> {
+        enter(ctx, "importRun")?;
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let db = db(ctx);
+        let Some(run) = import_run::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        let source = source::Entity::find_by_id(run.source_id)
+            .one(db)
+            .await
+            .map_err(db_error)?
+            .map(|s| s.name)
+            .unwrap_or_default();
+        Ok(Some(ImportRun { m: run, source }))
     }
 
     /// Audit events of reads of personal and special fields, newest first (steward).
@@ -813,7 +840,7 @@ impl ImportRun {
     async fn source(&self) -> &str {
         &self.source
     }
-    /// queued, running, succeeded or failed.
+    /// queued, claimed, running, succeeded or failed.
     async fn status(&self) -> &str {
         &self.m.status
     }
@@ -849,9 +876,127 @@ impl ImportRun {
     async fn rows_rejected(&self) -> i64 {
         self.m.rows_rejected
     }
+    /// Rows a full export no longer had, marked inactive with their placements.
+    async fn rows_deactivated(&self) -> i64 {
+        self.m.rows_deactivated
+    }
     /// Why the run failed.
     async fn error(&self) -> Option<&str> {
         self.m.error.as_deref()
+    }
+    /// The schedule tick it ran for, for scheduled runs.
+    async fn scheduled_for(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.m.scheduled_for
+    }
+    /// The files (or URL) read.
+    async fn files(&self) -> Vec<String> {
+        self.m
+            .files
+            .as_deref()
+            .and_then(|f| serde_json::from_str(f).ok())
+            .unwrap_or_default()
+    }
+    /// Rows refused by validation, in file order: where, which column, why. Raw values are not
+    /// shown (they may be personal).
+    async fn rejected_rows(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 0)] offset: i32,
+    ) -> Result<Vec<RejectedRow>> {
+        let rows = rejected_row::Entity::find()
+            .filter(rejected_row::Column::ImportRunId.eq(self.m.id))
+            .order_by_asc(rejected_row::Column::Id)
+            .offset(Ord::max(offset, 0) as u64)
+            .limit(page_size(first)? as u64)
+            .all(db(ctx))
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|m| RejectedRow { m }).collect())
+    }
+}
+
+/// A row an import refused, with where it was and why.
+pub struct RejectedRow {
+    m: rejected_row::Model,
+}
+
+#[Object]
+impl RejectedRow {
+    /// The file (or URL) it came from.
+    async fn file(&self) -> Option<&str> {
+        self.m.file.as_deref()
+    }
+    /// The sheet, for workbooks.
+    async fn sheet(&self) -> Option<&str> {
+        self.m.sheet.as_deref()
+    }
+    /// Row number as the file shows it.
+    async fn row_number(&self) -> i64 {
+        self.m.row_number
+    }
+    /// The column at fault, as the file names it.
+    async fn column(&self) -> Option<&str> {
+        self.m.column_name.as_deref()
+    }
+    /// What is wrong.
+    async fn reason(&self) -> &str {
+        &self.m.reason
+    }
+}
+
+/// The root mutation.
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Queues a run of a configured source (steward); an instance's scheduler picks it up within
+    /// seconds. Returns the queued run; follow it with `importRun(id)`.
+    #[graphql(visible = "visible_run_import")]
+    async fn run_import(&self, ctx: &Context<'_>, source: String) -> Result<ImportRun> {
+        enter(ctx, "runImport")?;
+        let db = db(ctx);
+        let Some(src) = source::Entity::find()
+            .filter(source::Column::Name.eq(&source))
+            .one(db)
+            .await
+            .map_err(db_error)?
+        else {
+            let known: Vec<String> = source::Entity::find()
+                .all(db)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
+            return Err(Error::new(format!(
+                "no source named `{source}`; configured sources: {}",
+                known.join(", ")
+            )));
+        };
+        let now = chrono::Utc::now();
+        let run = import_run::ActiveModel {
+            source_id: Set(src.id),
+            status: Set("queued".into()),
+            trigger: Set("manual".into()),
+            rows_read: Set(0),
+            rows_inserted: Set(0),
+            rows_updated: Set(0),
+            rows_unchanged: Set(0),
+            rows_rejected: Set(0),
+            rows_deactivated: Set(0),
+            dry_run: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .map_err(db_error)?;
+        Ok(ImportRun {
+            m: run,
+            source: src.name,
+        })
     }
 }
 

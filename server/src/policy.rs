@@ -70,6 +70,8 @@ pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
     ("me", &[Caseworker, Partner, Network, Dashboard, Steward]),
     ("sources", &[Steward]),
     ("importRuns", &[Steward]),
+    ("importRun", &[Steward]),
+    ("runImport", &[Steward]),
     ("auditEvents", &[Steward]),
     ("persons", &[Caseworker]),
     ("candidates", &[Caseworker, Partner, Network]),

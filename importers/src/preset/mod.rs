@@ -37,6 +37,8 @@ pub trait Preset: Send + Sync {
     fn columns(&self) -> &'static [Column];
     /// Whether each run delivers every row (so a missing row was removed at the source).
     fn full_export(&self) -> bool;
+    /// The kind of organisation that supplies such a source.
+    fn organisation_kind(&self) -> model::OrganisationKind;
     /// Turns one row into domain values.
     fn map(&self, row: &Values<'_>) -> Result<Record, Rejection>;
 }

@@ -65,6 +65,10 @@ impl Preset for Municipality {
         COLUMNS
     }
 
+    fn organisation_kind(&self) -> model::OrganisationKind {
+        model::OrganisationKind::Municipality
+    }
+
     fn full_export(&self) -> bool {
         true
     }

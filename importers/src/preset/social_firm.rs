@@ -50,6 +50,10 @@ impl Preset for SocialFirm {
         COLUMNS
     }
 
+    fn organisation_kind(&self) -> model::OrganisationKind {
+        model::OrganisationKind::SocialFirm
+    }
+
     fn full_export(&self) -> bool {
         true
     }

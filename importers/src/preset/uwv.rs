@@ -54,6 +54,10 @@ impl Preset for Uwv {
         COLUMNS
     }
 
+    fn organisation_kind(&self) -> model::OrganisationKind {
+        model::OrganisationKind::Uwv
+    }
+
     fn full_export(&self) -> bool {
         false
     }
