@@ -98,6 +98,9 @@ pub async fn run(
             .unwrap_or_else(|| " (nothing written)".into())
     );
     println!("{table}");
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak memory: {peak:.0} MiB");
+    }
     if !summary.rejections.is_empty() {
         println!("rejected rows (first {}):", summary.rejections.len());
         for (file, row, column, reason) in &summary.rejections {
@@ -111,4 +114,12 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// This process's peak resident memory (Linux), for the summary and the benchmarks.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

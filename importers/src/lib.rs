@@ -9,6 +9,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod fixtures;
 pub mod pipeline;
 pub mod preset;
 pub mod sample;

@@ -16,9 +16,7 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use model::entity::{import_run, source};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -236,7 +234,10 @@ pub async fn run_queued(importer: &Importer, lock: &Mutex<()>) -> Result<(), Imp
         let now = Utc::now();
         let claimed = import_run::Entity::update_many()
             .col_expr(import_run::Column::Status, Expr::value("claimed"))
-            .col_expr(import_run::Column::Worker, Expr::value(Some(crate::worker_id())))
+            .col_expr(
+                import_run::Column::Worker,
+                Expr::value(Some(crate::worker_id())),
+            )
             .col_expr(import_run::Column::HeartbeatAt, Expr::value(Some(now)))
             .filter(import_run::Column::Id.eq(run.id))
             .filter(import_run::Column::Status.eq("queued"))

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{
-    Context, EmptySubscription, Error, ErrorExtensions, ID, Object, Result, Schema,
-    SimpleObject,
+    Context, EmptySubscription, Error, ErrorExtensions, ID, Object, Result, Schema, SimpleObject,
 };
 use model::entity::{
     audit_event, candidate_profile, import_run, organisation, person, person_identity, placement,
