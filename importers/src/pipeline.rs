@@ -447,7 +447,8 @@ impl Importer {
                         }
                         Err(rejection) => batch.reject(meta, rejection),
                     }
-                    if batch.len() >= self.config.batch_size {
+                    // Bounded so one statement stays within SQLite's limit of bound values.
+                    if batch.len() >= self.config.batch_size.clamp(1, 1000) {
                         batch.flush().await?;
                         if let Some(p) = &options.progress {
                             p(&batch.counts);
@@ -589,6 +590,8 @@ struct Batch<'a> {
     latest_change: Option<DateTime<Utc>>,
     /// Key → the row that first had it in this run, for duplicate messages.
     first_row: HashMap<String, u64>,
+    /// When this run last said it is alive.
+    last_heartbeat: Option<DateTime<Utc>>,
 }
 
 impl<'a> Batch<'a> {
@@ -620,6 +623,7 @@ impl<'a> Batch<'a> {
             organisations,
             latest_change: None,
             first_row: HashMap::new(),
+            last_heartbeat: None,
         })
     }
 
@@ -922,7 +926,17 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
-    async fn heartbeat(&self, run_id: i64, now: DateTime<Utc>) -> Result<(), ImportError> {
+    async fn heartbeat(&mut self, run_id: i64, now: DateTime<Utc>) -> Result<(), ImportError> {
+        // SQLite has one writer, which this run's transaction is: a second write would wait for
+        // it. There, liveness is the worker's process id (see `worker_alive`).
+        if self.importer.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres
+            || self
+                .last_heartbeat
+                .is_some_and(|t| now - t < chrono::Duration::seconds(10))
+        {
+            return Ok(());
+        }
+        self.last_heartbeat = Some(now);
         // On the pool, not in the transaction, so other instances see it.
         import_run::Entity::update_many()
             .col_expr(import_run::Column::HeartbeatAt, Expr::value(now))

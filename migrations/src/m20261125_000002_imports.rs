@@ -41,7 +41,6 @@ fn columns() -> Vec<(&'static str, ColumnDef)> {
 const INDEXES: &[(&str, &[&str], bool)] = &[
     // One run per source and scheduled tick: the instance that inserts it runs it.
     ("import_run", &["source_id", "scheduled_for"], true),
-    ("import_run", &["status"], false),
     ("source_record", &["source_id", "active"], false),
     ("placement", &["source_record_id"], false),
 ];

@@ -42,8 +42,8 @@ impl Cell {
 /// One data row; `cells` line up with the headers of the last [`ReadEvent::Headers`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawRow {
-    /// Row number as a person would look it up: the spreadsheet's row number (1-based), the CSV
-    /// line's record number counting the header as 1, or the item's position in the HTTP feed.
+    /// Row number as a person would look it up: the spreadsheet's row number (1-based), the line
+    /// a CSV record starts on, or the item's position in the HTTP feed.
     pub number: u64,
     /// The cells.
     pub cells: Vec<Cell>,

@@ -1,0 +1,488 @@
+//! Imports end to end: generated XLSX and CSV files through the real `werkbrug import` command
+//! into a real database (SQLite, or PostgreSQL with `TEST_DATABASE_URL`): linking across
+//! sources, rejected rows, idempotent re-imports, removed rows, failed runs that change nothing,
+//! a killed import, and schedulers that share one database.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::TestEnv;
+use importers::fixtures::{
+    MUNICIPALITY_HEADERS, SOCIAL_FIRM_HEADERS, municipality_rows, write_csv, write_xlsx,
+};
+use model::entity::{
+    candidate_profile, import_run, person, person_identity, placement, rejected_row,
+    sensitive_detail, source_record,
+};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+const BIN: &str = env!("CARGO_BIN_EXE_werkbrug");
+
+/// A BSN whose leading zero a spreadsheet drops (`12345672`).
+const ZERO_BSN: &str = "012345672";
+
+fn write_config(env: &TestEnv, sources: &str) -> PathBuf {
+    let path = env.dir.path().join("werkbrug.toml");
+    std::fs::write(&path, sources).unwrap();
+    path
+}
+
+fn sources_toml(dir: &Path) -> String {
+    format!(
+        r#"
+[[source]]
+name = "gemeente"
+kind = "municipality"
+organisation = "Gemeente Amsterdam"
+format = "xlsx"
+location = "{0}/gemeente.xlsx"
+
+[[source]]
+name = "pantar"
+kind = "social_firm"
+organisation = "Pantar"
+format = "csv"
+location = "{0}/pantar/*.csv"
+"#,
+        dir.display()
+    )
+}
+
+fn import(env: &TestEnv, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(env.dir.path())
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(env.binary_env())
+        .arg("import")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn last_run(env: &TestEnv) -> import_run::Model {
+    import_run::Entity::find()
+        .order_by_desc(import_run::Column::Id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Row counts of every data table, to show a failed run changed nothing.
+async fn data_counts(env: &TestEnv) -> Vec<u64> {
+    vec![
+        person::Entity::find().count(&env.db).await.unwrap(),
+        person_identity::Entity::find()
+            .count(&env.db)
+            .await
+            .unwrap(),
+        candidate_profile::Entity::find()
+            .count(&env.db)
+            .await
+            .unwrap(),
+        sensitive_detail::Entity::find()
+            .count(&env.db)
+            .await
+            .unwrap(),
+        placement::Entity::find().count(&env.db).await.unwrap(),
+        source_record::Entity::find().count(&env.db).await.unwrap(),
+        rejected_row::Entity::find().count(&env.db).await.unwrap(),
+    ]
+}
+
+fn municipality_fixture(n: usize) -> Vec<Vec<String>> {
+    let mut rows = municipality_rows(n, 42);
+    rows[0][1] = ZERO_BSN.into();
+    rows[9][1] = "123456789".into(); // fails the eleven-test
+    rows
+}
+
+#[tokio::test]
+async fn imports_link_reject_reimport_and_deactivate() {
+    let env = TestEnv::migrated().await;
+    let dir = env.dir.path();
+    write_config(&env, &sources_toml(dir));
+    let rows = municipality_fixture(50);
+    write_xlsx(
+        &dir.join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &rows,
+    )
+    .unwrap();
+
+    let out = ok(&import(&env, &["gemeente"]));
+    assert!(out.contains("imported `gemeente`"), "{out}");
+    let run = last_run(&env).await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(
+        (run.rows_read, run.rows_inserted, run.rows_rejected),
+        (50, 49, 1)
+    );
+    // The invalid BSN is rejected with its row (title, blank and header rows come first) and
+    // column, and stored without the value.
+    let rejected = rejected_row::Entity::find().all(&env.db).await.unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].row_number, 13);
+    assert_eq!(rejected[0].column_name.as_deref(), Some("BSN"));
+    assert!(rejected[0].reason.contains("eleven-test"));
+    assert_eq!(rejected[0].sheet.as_deref(), Some("Deelnemers"));
+    let raw = rejected[0].raw_values.to_string();
+    assert!(
+        !raw.contains("123456789") && !raw.contains(&rows[9][4]),
+        "{raw}"
+    );
+    assert!(out.contains("row 13, column `BSN`"), "{out}");
+    assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 49);
+
+    // A social firm knows the first person with the leading zero dropped: one person, two
+    // records.
+    std::fs::create_dir(dir.join("pantar")).unwrap();
+    let firm_rows = vec![
+        vec![
+            "P001",
+            "12345672",
+            "Invented Name",
+            "01-02-1980",
+            "3e lijn",
+            "schoonmaak",
+            "Schoonmaak Amstelglans",
+            "01-01-2025",
+            "31-12-2026",
+            "32",
+            "60%",
+            "punctueel",
+            "taal",
+            "heftruck",
+            "Ja",
+        ],
+        vec![
+            "P002",
+            "",
+            "Other Name",
+            "1990-05-06",
+            "4",
+            "groen",
+            "",
+            "2024-03-01",
+            "",
+            "24",
+            "45",
+            "",
+            "",
+            "",
+            "Nee",
+        ],
+    ]
+    .into_iter()
+    .map(|r| r.into_iter().map(String::from).collect())
+    .collect::<Vec<Vec<String>>>();
+    write_csv(
+        &dir.join("pantar/export.csv"),
+        &SOCIAL_FIRM_HEADERS,
+        &firm_rows,
+    )
+    .unwrap();
+    ok(&import(&env, &["pantar"]));
+    assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 50);
+    let records = source_record::Entity::find()
+        .order_by_asc(source_record::Column::Id)
+        .all(&env.db)
+        .await
+        .unwrap();
+    let first = records.iter().find(|r| r.source_key == "K0000001").unwrap();
+    let firm = records.iter().find(|r| r.source_key == "P001").unwrap();
+    assert_eq!(first.person_id, firm.person_id, "same BSN, one person");
+    let pid = first.person_id.unwrap();
+    // The newer observation (the firm) set the line; the municipality's skills remain, the
+    // firm's replaced them where it had some.
+    let profile = candidate_profile::Entity::find()
+        .filter(candidate_profile::Column::PersonId.eq(pid))
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(profile.line.as_deref(), Some("line_3"));
+    assert_eq!(profile.skills, serde_json::json!(["heftruck"]));
+    assert!(profile.district.is_some(), "kept from the municipality");
+    let secondment = placement::Entity::find()
+        .filter(placement::Column::SourceRecordId.eq(firm.id))
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(secondment.kind, "secondment");
+    // No clear BSN anywhere in provenance.
+    for r in &records {
+        assert!(
+            !r.raw_values.to_string().contains("12345672"),
+            "{}",
+            r.raw_values
+        );
+        assert!(!r.source_key.contains("12345672"));
+    }
+
+    // Re-importing the unchanged file changes nothing.
+    let before = data_counts(&env).await;
+    ok(&import(&env, &["gemeente"]));
+    let run = last_run(&env).await;
+    assert_eq!(
+        (
+            run.rows_inserted,
+            run.rows_updated,
+            run.rows_unchanged,
+            run.rows_deactivated
+        ),
+        (0, 0, 49, 0)
+    );
+    let mut after = data_counts(&env).await;
+    after[6] -= 1; // the invalid row is rejected again, in this run
+    assert_eq!(before, after);
+
+    // A dry run of a changed file reports and writes nothing.
+    let mut changed = rows.clone();
+    changed.remove(5);
+    changed[1][7] = "Noord".into();
+    changed[1][15] = "12".into();
+    write_xlsx(
+        &dir.join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &changed,
+    )
+    .unwrap();
+    let runs = import_run::Entity::find().count(&env.db).await.unwrap();
+    let before = data_counts(&env).await;
+    let out = ok(&import(&env, &["gemeente", "--dry-run"]));
+    assert!(out.contains("nothing written"), "{out}");
+    assert_eq!(
+        import_run::Entity::find().count(&env.db).await.unwrap(),
+        runs
+    );
+    assert_eq!(data_counts(&env).await, before);
+
+    // The real run: one row changed, one removed (inactive, with its placement), none deleted.
+    ok(&import(&env, &["gemeente"]));
+    let run = last_run(&env).await;
+    assert_eq!(
+        (
+            run.rows_inserted,
+            run.rows_updated,
+            run.rows_unchanged,
+            run.rows_deactivated
+        ),
+        (0, 1, 47, 1)
+    );
+    let removed = source_record::Entity::find()
+        .filter(source_record::Column::SourceKey.eq(rows[5][0].clone()))
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!removed.active && removed.deactivated_at.is_some());
+    for p in placement::Entity::find()
+        .filter(placement::Column::SourceRecordId.eq(removed.id))
+        .all(&env.db)
+        .await
+        .unwrap()
+    {
+        assert!(!p.active);
+    }
+    assert_eq!(
+        source_record::Entity::find().count(&env.db).await.unwrap(),
+        records.len() as u64
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_file_that_cannot_be_read_fails_the_run_and_changes_nothing() {
+    let env = TestEnv::migrated().await;
+    let dir = env.dir.path();
+    write_config(&env, &sources_toml(dir));
+    write_xlsx(
+        &dir.join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &municipality_fixture(20),
+    )
+    .unwrap();
+    ok(&import(&env, &["gemeente"]));
+    let before = data_counts(&env).await;
+
+    // Not a workbook at all.
+    std::fs::write(dir.join("kapot.xlsx"), "dit is geen werkmap").unwrap();
+    let out = import(&env, &["gemeente", "--file", "kapot.xlsx"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kapot.xlsx") && err.contains("nothing was imported"),
+        "{err}"
+    );
+    assert_eq!(data_counts(&env).await, before);
+    let run = last_run(&env).await;
+    assert_eq!(run.status, "failed");
+    assert!(run.error.unwrap().contains("kapot.xlsx"));
+
+    // A workbook without the key column: the error names the file and the column.
+    let headers: Vec<&str> = MUNICIPALITY_HEADERS[1..].to_vec();
+    let rows: Vec<Vec<String>> = municipality_fixture(12)
+        .into_iter()
+        .map(|r| r[1..].to_vec())
+        .collect();
+    write_xlsx(&dir.join("zonder-sleutel.xlsx"), "Blad1", &headers, &rows).unwrap();
+    let out = import(&env, &["gemeente", "--file", "zonder-sleutel.xlsx"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("zonder-sleutel.xlsx") && err.contains("Klantnummer"),
+        "{err}"
+    );
+    assert!(!err.contains(&rows[0][0]), "no values in errors: {err}");
+    assert_eq!(data_counts(&env).await, before);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_killed_import_leaves_the_database_consistent_and_the_next_run_completes() {
+    let env = TestEnv::migrated().await;
+    let dir = env.dir.path();
+    write_config(&env, &sources_toml(dir));
+    std::fs::create_dir(dir.join("pantar")).unwrap();
+    // A large CSV so the run is still going when it is killed.
+    let rows: Vec<Vec<String>> = municipality_rows(30_000, 7)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut row = vec![String::new(); SOCIAL_FIRM_HEADERS.len()];
+            row[0] = format!("P{i:06}");
+            row[1] = r[1].clone();
+            row[2] = format!("{} {}", r[2], r[4]);
+            row[4] = "3".into();
+            row[7] = r[10].clone();
+            row[9] = r[15].clone();
+            row
+        })
+        .collect();
+    write_csv(&dir.join("pantar/export.csv"), &SOCIAL_FIRM_HEADERS, &rows).unwrap();
+
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(env.binary_env())
+        .args(["import", "pantar"])
+        .spawn()
+        .unwrap();
+    // Wait until the run has started and written some batches, then kill it hard.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running = import_run::Entity::find()
+            .filter(import_run::Column::Status.eq("running"))
+            .one(&env.db)
+            .await
+            .unwrap();
+        if running.is_some() {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            break;
+        }
+        assert!(Instant::now() < deadline, "the import never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let finished_early = child.try_wait().unwrap().is_some();
+    child.kill().ok();
+    child.wait().unwrap();
+    if !finished_early {
+        // Nothing of the killed run is visible.
+        assert_eq!(
+            source_record::Entity::find().count(&env.db).await.unwrap(),
+            0
+        );
+        assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 0);
+    }
+
+    // The next run completes and equals a clean import.
+    ok(&import(&env, &["pantar"]));
+    let run = last_run(&env).await;
+    assert_eq!(run.status, "succeeded");
+    assert_eq!(
+        source_record::Entity::find().count(&env.db).await.unwrap(),
+        30_000
+    );
+    if !finished_early {
+        let killed = import_run::Entity::find()
+            .order_by_asc(import_run::Column::Id)
+            .one(&env.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(killed.status, "failed");
+        assert!(killed.error.unwrap().contains("interrupted"));
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_schedulers_on_one_database_run_a_source_once_per_tick() {
+    let env = TestEnv::migrated().await;
+    let dir = env.dir.path();
+    write_xlsx(
+        &dir.join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &municipality_fixture(10),
+    )
+    .unwrap();
+    let mut sources: Vec<importers::SourceConfig> = vec![];
+    let cfg: toml::Table = sources_toml(dir).parse().unwrap();
+    for s in cfg["source"].as_array().unwrap() {
+        sources.push(s.clone().try_into().unwrap());
+    }
+    sources[0].schedule = Some("*/2 * * * * *".into());
+    sources.truncate(1);
+    let instance = |db| {
+        importers::Importer::new(
+            db,
+            env.protector.clone(),
+            importers::ImportConfig::default(),
+            sources.clone(),
+        )
+    };
+    let a = instance(env.db.clone());
+    a.sync_sources().await.unwrap();
+    // The second instance has its own connection pool, as another process would.
+    let mut opts = sea_orm::ConnectOptions::new(env.url.clone());
+    opts.sqlx_logging(false);
+    let b = instance(sea_orm::Database::connect(opts).await.unwrap());
+
+    let ha = importers::scheduler::start(a).await.unwrap();
+    let hb = importers::scheduler::start(b).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    ha.shutdown().await;
+    hb.shutdown().await;
+
+    let runs = import_run::Entity::find()
+        .filter(import_run::Column::Trigger.eq("schedule"))
+        .all(&env.db)
+        .await
+        .unwrap();
+    assert!(runs.len() >= 2, "ticks every 2 s for 6.5 s: {}", runs.len());
+    let mut ticks: Vec<_> = runs.iter().map(|r| r.scheduled_for.unwrap()).collect();
+    ticks.sort();
+    ticks.dedup();
+    assert_eq!(ticks.len(), runs.len(), "one run per tick: {runs:?}");
+    assert!(runs.iter().all(|r| r.status == "succeeded"), "{runs:?}");
+    env.cleanup().await;
+}
