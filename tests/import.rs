@@ -404,14 +404,16 @@ async fn a_killed_import_leaves_the_database_consistent_and_the_next_run_complet
     let finished_early = child.try_wait().unwrap().is_some();
     child.kill().ok();
     child.wait().unwrap();
-    if !finished_early {
-        // Nothing of the killed run is visible.
-        assert_eq!(
-            source_record::Entity::find().count(&env.db).await.unwrap(),
-            0
-        );
-        assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 0);
-    }
+    assert!(
+        !finished_early,
+        "the import finished before it was killed; make the file larger"
+    );
+    // Nothing of the killed run is visible.
+    assert_eq!(
+        source_record::Entity::find().count(&env.db).await.unwrap(),
+        0
+    );
+    assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 0);
 
     // The next run completes and equals a clean import.
     ok(&import(&env, &["pantar"]));
@@ -421,16 +423,14 @@ async fn a_killed_import_leaves_the_database_consistent_and_the_next_run_complet
         source_record::Entity::find().count(&env.db).await.unwrap(),
         30_000
     );
-    if !finished_early {
-        let killed = import_run::Entity::find()
-            .order_by_asc(import_run::Column::Id)
-            .one(&env.db)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(killed.status, "failed");
-        assert!(killed.error.unwrap().contains("interrupted"));
-    }
+    let killed = import_run::Entity::find()
+        .order_by_asc(import_run::Column::Id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(killed.status, "failed");
+    assert!(killed.error.unwrap().contains("interrupted"));
     env.cleanup().await;
 }
 
