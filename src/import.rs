@@ -47,7 +47,7 @@ pub async fn run(
                 "{} rows read ({rate:.0} rows/s), {} rejected so far",
                 c.read, c.rejected
             ));
-        }) as Arc<dyn Fn(&importers::Counts) + Send + Sync>
+        }) as importers::pipeline::Progress
     });
     let result = importer
         .run(

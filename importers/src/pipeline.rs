@@ -79,8 +79,14 @@ pub struct RunSummary {
     /// Seconds the run took.
     pub seconds: f64,
     /// The first rejected rows (up to 20): file, row, column and reason.
-    pub rejections: Vec<(String, u64, Option<String>, String)>,
+    pub rejections: Vec<RejectionNote>,
 }
+
+/// A callback that receives the counts so far.
+pub type Progress = Arc<dyn Fn(&Counts) + Send + Sync>;
+
+/// A rejected row as the summary reports it: file, row number, column, reason.
+pub type RejectionNote = (String, u64, Option<String>, String);
 
 /// Options of one run.
 #[derive(Clone, Default)]
@@ -92,7 +98,7 @@ pub struct RunOptions {
     /// An `import_run` row already claimed for this run (queued or scheduled).
     pub run_id: Option<i64>,
     /// Called after every batch with the counts so far.
-    pub progress: Option<Arc<dyn Fn(&Counts) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 /// Runs imports against one database.
@@ -371,14 +377,7 @@ impl Importer {
         src: &source::Model,
         run_id: Option<i64>,
         options: &RunOptions,
-    ) -> Result<
-        (
-            Counts,
-            Vec<String>,
-            Vec<(String, u64, Option<String>, String)>,
-        ),
-        ImportError,
-    > {
+    ) -> Result<(Counts, Vec<String>, Vec<RejectionNote>), ImportError> {
         let preset = preset_for(&cfg.kind).expect("validated");
         let reader = reader_for(&cfg.format).expect("validated");
         let location = resolve_location(options.file.as_deref().unwrap_or(&cfg.location))?;
@@ -585,7 +584,7 @@ struct Batch<'a> {
     rows: Vec<(Record, String, RowMeta)>,
     rejected: Vec<(RowMeta, Rejection)>,
     counts: Counts,
-    first_rejections: Vec<(String, u64, Option<String>, String)>,
+    first_rejections: Vec<RejectionNote>,
     organisations: HashMap<String, i64>,
     latest_change: Option<DateTime<Utc>>,
     /// Key → the row that first had it in this run, for duplicate messages.
