@@ -486,3 +486,163 @@ async fn two_schedulers_on_one_database_run_a_source_once_per_tick() {
     assert!(runs.iter().all(|r| r.status == "succeeded"), "{runs:?}");
     env.cleanup().await;
 }
+
+/// An importer for the test's sources (the ones `sources_toml` describes).
+fn importer(env: &TestEnv, db: sea_orm::DatabaseConnection) -> importers::Importer {
+    let cfg: toml::Table = sources_toml(env.dir.path()).parse().unwrap();
+    let sources = cfg["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.clone().try_into().unwrap())
+        .collect();
+    importers::Importer::new(
+        db,
+        env.protector.clone(),
+        importers::ImportConfig::default(),
+        sources,
+    )
+}
+
+#[tokio::test]
+async fn a_steward_queues_a_run_and_reads_its_rejected_rows() {
+    use common::{post, send};
+    let env = TestEnv::migrated().await;
+    write_xlsx(
+        &env.dir.path().join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &municipality_fixture(12),
+    )
+    .unwrap();
+    let imp = importer(&env, env.db.clone());
+    imp.sync_sources().await.unwrap();
+    let app = server::app(env.state());
+    let steward = env
+        .token(model::Role::Steward, "gemeente-amsterdam", &[])
+        .await;
+    let r = send(
+        &app,
+        post(
+            "mutation { runImport(source: \"gemeente\") { id status trigger } }",
+            Some(&steward),
+        ),
+    )
+    .await;
+    assert_eq!(
+        r.body["data"]["runImport"]["status"], "queued",
+        "{}",
+        r.text
+    );
+    let id = r.body["data"]["runImport"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The server never imports; a scheduler (any instance) picks the queued run up.
+    importers::scheduler::run_queued(&imp, &tokio::sync::Mutex::new(()))
+        .await
+        .unwrap();
+    let q = format!(
+        "{{ importRun(id: \"{id}\") {{ status trigger rowsRead rowsInserted rowsRejected files rejectedRows {{ file sheet rowNumber column reason }} }} }}"
+    );
+    let r = send(&app, post(&q, Some(&steward))).await;
+    let run = &r.body["data"]["importRun"];
+    assert_eq!(run["status"], "succeeded", "{}", r.text);
+    assert_eq!(run["trigger"], "manual");
+    assert_eq!(
+        (run["rowsRead"].as_i64(), run["rowsRejected"].as_i64()),
+        (Some(12), Some(1))
+    );
+    let rejected = &run["rejectedRows"][0];
+    assert_eq!(rejected["rowNumber"], 13);
+    assert_eq!(rejected["column"], "BSN");
+    assert_eq!(rejected["sheet"], "Deelnemers");
+    assert!(
+        rejected["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("gemeente.xlsx")
+    );
+
+    // Other roles cannot queue runs, and an unknown source is named in the error.
+    let partner = env
+        .token(model::Role::Partner, "gemeente-amsterdam", &[])
+        .await;
+    let r = send(
+        &app,
+        post(
+            "mutation { runImport(source: \"gemeente\") { id } }",
+            Some(&partner),
+        ),
+    )
+    .await;
+    assert!(r.body["data"].is_null(), "{}", r.text);
+    let r = send(
+        &app,
+        post(
+            "mutation { runImport(source: \"onbekend\") { id } }",
+            Some(&steward),
+        ),
+    )
+    .await;
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("configured sources: gemeente"),
+        "{}",
+        r.text
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_missed_tick_is_caught_up_once_at_start_up() {
+    let env = TestEnv::migrated().await;
+    write_xlsx(
+        &env.dir.path().join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &municipality_fixture(12),
+    )
+    .unwrap();
+    let mut imp = importer(&env, env.db.clone());
+    let mut sources = imp.sources().to_vec();
+    sources[0].schedule = Some("0 0 6 * * *".into());
+    sources[0].catch_up = true;
+    imp = importers::Importer::new(
+        env.db.clone(),
+        env.protector.clone(),
+        importers::ImportConfig::default(),
+        sources,
+    );
+    imp.sync_sources().await.unwrap();
+    let handle = importers::scheduler::start(imp.clone()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let run = loop {
+        let done = import_run::Entity::find()
+            .filter(import_run::Column::Status.eq("succeeded"))
+            .one(&env.db)
+            .await
+            .unwrap();
+        if let Some(run) = done {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "no catch-up run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    handle.shutdown().await;
+    assert_eq!(run.trigger, "schedule");
+    let tick = run
+        .scheduled_for
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Amsterdam);
+    assert_eq!(tick.format("%H:%M:%S").to_string(), "06:00:00");
+    // A second start finds the tick done and runs nothing.
+    let handle = importers::scheduler::start(imp).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    handle.shutdown().await;
+    assert_eq!(import_run::Entity::find().count(&env.db).await.unwrap(), 1);
+    env.cleanup().await;
+}
