@@ -646,3 +646,56 @@ async fn a_missed_tick_is_caught_up_once_at_start_up() {
     assert_eq!(import_run::Entity::find().count(&env.db).await.unwrap(), 1);
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_key_twice_in_one_file_is_rejected_the_second_time() {
+    let env = TestEnv::migrated().await;
+    let mut rows = municipality_fixture(12);
+    rows[3][0] = rows[1][0].clone(); // same batch as row 1
+    rows[8][0] = rows[2][0].clone(); // a later batch
+    write_xlsx(
+        &env.dir.path().join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &rows,
+    )
+    .unwrap();
+    let imp = importer(&env, env.db.clone());
+    let imp = importers::Importer::new(
+        env.db.clone(),
+        env.protector.clone(),
+        importers::ImportConfig {
+            batch_size: 3,
+            ..Default::default()
+        },
+        imp.sources().to_vec(),
+    );
+    imp.sync_sources().await.unwrap();
+    let summary = imp
+        .run("gemeente", importers::Trigger::Command, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(summary.counts.rejected, 3, "{:?}", summary.rejections);
+    assert_eq!(summary.counts.inserted, 9);
+    let reasons: Vec<(u64, String)> = summary
+        .rejections
+        .iter()
+        .map(|(_, row, _, reason)| (*row, reason.clone()))
+        .collect();
+    // Data starts on spreadsheet row 4: rows[3] is row 7, rows[8] is row 12.
+    assert!(
+        reasons.contains(&(
+            7,
+            "the same key appears on row 5; each key may appear once per run".into()
+        )),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&(
+            12,
+            "the same key appears on row 6; each key may appear once per run".into()
+        )),
+        "{reasons:?}"
+    );
+    env.cleanup().await;
+}

@@ -587,7 +587,9 @@ struct Batch<'a> {
     first_rejections: Vec<RejectionNote>,
     organisations: HashMap<String, i64>,
     latest_change: Option<DateTime<Utc>>,
-    /// Key → the row that first had it in this run, for duplicate messages.
+    /// Key → row of the rows waiting in this batch.
+    batch_keys: HashMap<String, u64>,
+    /// Key → the row that first had it (dry runs only: real runs ask the records they wrote).
     first_row: HashMap<String, u64>,
     /// When this run last said it is alive.
     last_heartbeat: Option<DateTime<Utc>>,
@@ -621,6 +623,7 @@ impl<'a> Batch<'a> {
             first_rejections: vec![],
             organisations,
             latest_change: None,
+            batch_keys: HashMap::new(),
             first_row: HashMap::new(),
             last_heartbeat: None,
         })
@@ -628,6 +631,21 @@ impl<'a> Batch<'a> {
 
     fn len(&self) -> usize {
         self.rows.len() + self.rejected.len()
+    }
+
+    /// The refusal of a key seen before in this run, on row `prev`.
+    fn duplicate(&self, prev: u64) -> Rejection {
+        let column = self.cfg.columns.get("source_key").cloned().or_else(|| {
+            self.preset
+                .columns()
+                .iter()
+                .find(|c| c.field == "source_key")
+                .map(|c| c.header.to_owned())
+        });
+        Rejection {
+            column,
+            reason: format!("the same key appears on row {prev}; each key may appear once per run"),
+        }
     }
 
     fn push(&mut self, mut record: Record, hash: String, meta: RowMeta) {
@@ -640,27 +658,26 @@ impl<'a> Batch<'a> {
                 record.source_key
             );
         }
-        if let Some(prev) = self.first_row.get(&record.source_key) {
-            let reason = format!(
-                "the key `{}` also appears on row {prev}; each key may appear once per run",
-                self.preset
-                    .columns()
-                    .iter()
-                    .find(|c| c.required)
-                    .map(|c| c.header)
-                    .unwrap_or("key")
-            );
-            let column = self.cfg.columns.get("source_key").cloned().or_else(|| {
-                self.preset
-                    .columns()
-                    .iter()
-                    .find(|c| c.field == "source_key")
-                    .map(|c| c.header.to_owned())
+        // Duplicates within the batch are caught here, earlier ones in the run by the records
+        // this run already wrote (see `flush`); dry runs write none, so they remember keys.
+        let prev = self
+            .batch_keys
+            .get(&record.source_key)
+            .copied()
+            .or_else(|| {
+                self.run_id
+                    .is_none()
+                    .then(|| self.first_row.get(&record.source_key).copied())
+                    .flatten()
             });
-            self.reject(meta, Rejection { column, reason });
+        if let Some(prev) = prev {
+            let rejection = self.duplicate(prev);
+            self.reject(meta, rejection);
             return;
         }
-        if self.first_row.len() < 2_000_000 {
+        self.batch_keys
+            .insert(record.source_key.clone(), meta.number);
+        if self.run_id.is_none() {
             self.first_row
                 .insert(record.source_key.clone(), meta.number);
         }
@@ -687,13 +704,43 @@ impl<'a> Batch<'a> {
     /// Writes the waiting rows.
     async fn flush(&mut self) -> Result<(), ImportError> {
         let rows = std::mem::take(&mut self.rows);
-        let rejected = std::mem::take(&mut self.rejected);
+        self.batch_keys.clear();
         let Some(run_id) = self.run_id else {
             // Dry run: count what would happen without writing.
+            self.rejected.clear();
             return self.count_dry(rows).await;
         };
         let now = Utc::now();
         let txn = self.txn;
+        // What this source said before about these keys.
+        let existing: HashMap<String, source_record::Model> = if rows.is_empty() {
+            HashMap::new()
+        } else {
+            source_record::Entity::find()
+                .filter(source_record::Column::SourceId.eq(self.src.id))
+                .filter(
+                    source_record::Column::SourceKey
+                        .is_in(rows.iter().map(|r| r.0.source_key.clone())),
+                )
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|r| (r.source_key.clone(), r))
+                .collect()
+        };
+        let mut kept = Vec::with_capacity(rows.len());
+        for (record, hash, meta) in rows {
+            match existing.get(&record.source_key) {
+                // Written earlier in this run: the key is a duplicate.
+                Some(old) if old.import_run_id == run_id => {
+                    let rejection = self.duplicate(old.row_number.unwrap_or(0) as u64);
+                    self.reject(meta, rejection);
+                }
+                _ => kept.push((record, hash, meta)),
+            }
+        }
+        let rows = kept;
+        let rejected = std::mem::take(&mut self.rejected);
         if !rejected.is_empty() {
             let models = rejected
                 .into_iter()
@@ -715,16 +762,6 @@ impl<'a> Batch<'a> {
         if rows.is_empty() {
             return Ok(());
         }
-        // What this source said before about these keys.
-        let keys: Vec<String> = rows.iter().map(|r| r.0.source_key.clone()).collect();
-        let existing: HashMap<String, source_record::Model> = source_record::Entity::find()
-            .filter(source_record::Column::SourceId.eq(self.src.id))
-            .filter(source_record::Column::SourceKey.is_in(keys))
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|r| (r.source_key.clone(), r))
-            .collect();
 
         let mut unchanged_ids = vec![];
         let mut changed = vec![];
