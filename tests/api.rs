@@ -392,7 +392,7 @@ async fn graphql_over_http() {
 async fn each_role_introspects_only_its_own_schema() {
     let env = TestEnv::with_sample().await;
     let app = server::app(env.state());
-    let q = "{ query: __type(name: \"Query\") { fields { name } } person: __type(name: \"Person\") { fields { name } } sensitive: __type(name: \"SensitiveDetail\") { fields { name } } }";
+    let q = "{ query: __type(name: \"Query\") { fields { name } } mutation: __type(name: \"Mutation\") { fields { name } } person: __type(name: \"Person\") { fields { name } } sensitive: __type(name: \"SensitiveDetail\") { fields { name } } }";
     let names = |v: &serde_json::Value| -> Vec<String> {
         let mut n: Vec<String> = v["fields"]
             .as_array()
@@ -423,11 +423,10 @@ async fn each_role_introspects_only_its_own_schema() {
             .map(|(e, _)| (*e).to_owned())
             .collect();
         expected.sort();
-        assert_eq!(
-            names(&r.body["data"]["query"]),
-            expected,
-            "{role} root fields"
-        );
+        let mut roots = names(&r.body["data"]["query"]);
+        roots.extend(names(&r.body["data"]["mutation"]));
+        roots.sort();
+        assert_eq!(roots, expected, "{role} root fields");
         let sensitive = names(&r.body["data"]["sensitive"]);
         if role == Role::Caseworker {
             assert!(names(&r.body["data"]["person"]).contains(&"identity".to_owned()));
