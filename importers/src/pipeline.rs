@@ -444,7 +444,18 @@ impl Importer {
                             let hash = self.row_hash(&headers, &row.cells);
                             batch.push(record, hash, meta);
                         }
-                        Err(rejection) => batch.reject(meta, rejection),
+                        Err(rejection) => {
+                            // A feed moves past a refused item too: it is kept as a rejected
+                            // row, and asking for it again on every run would only repeat that.
+                            if index.declares("changed_at")
+                                && let Some(t) = values
+                                    .text("changed_at")
+                                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                            {
+                                batch.note_change(t.with_timezone(&Utc));
+                            }
+                            batch.reject(meta, rejection)
+                        }
                     }
                     // Bounded so one statement stays within SQLite's limit of bound values.
                     if batch.len() >= self.config.batch_size.clamp(1, 1000) {
@@ -682,9 +693,14 @@ impl<'a> Batch<'a> {
                 .insert(record.source_key.clone(), meta.number);
         }
         if let Some(t) = record.changed_at {
-            self.latest_change = Some(self.latest_change.map_or(t, |l| l.max(t)));
+            self.note_change(t);
         }
         self.rows.push((record, hash, meta));
+    }
+
+    /// Remembers the latest change time a feed reported, for the next run's `updated_since`.
+    fn note_change(&mut self, t: DateTime<Utc>) {
+        self.latest_change = Some(self.latest_change.map_or(t, |l| l.max(t)));
     }
 
     fn reject(&mut self, meta: RowMeta, rejection: Rejection) {

@@ -142,6 +142,11 @@ impl ColumnIndex {
         self.personal.contains(&position)
     }
 
+    /// Whether the preset declares this field.
+    pub fn declares(&self, field: &str) -> bool {
+        self.entries.iter().any(|(f, _, _)| *f == field)
+    }
+
     fn find(&self, field: &str) -> &(&'static str, String, Option<usize>) {
         self.entries
             .iter()

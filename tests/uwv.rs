@@ -1,0 +1,225 @@
+//! The UWV feed end to end: a real HTTP server on 127.0.0.1 that checks the bearer token,
+//! paginates, and fails with 500 and 429 now and then; `werkbrug import` fetches it, links the
+//! indications to persons by BSN, and fetches only what changed on the next run.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use common::TestEnv;
+use model::entity::{import_run, person, sensitive_detail, source};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_werkbrug");
+const TOKEN: &str = "uwv-test-token";
+
+#[derive(Default)]
+struct Feed {
+    items: Vec<Value>,
+    /// Requests seen: (query, authorised).
+    requests: Vec<(HashMap<String, String>, bool)>,
+    /// Answer these statuses first, one per request, before serving normally.
+    faults: Vec<StatusCode>,
+}
+
+type Shared = Arc<Mutex<Feed>>;
+
+async fn indicaties(
+    State(feed): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut feed = feed.lock().unwrap();
+    let authorised = headers
+        .get("authorization")
+        .is_some_and(|v| v.to_str().unwrap_or("") == format!("Bearer {TOKEN}"));
+    feed.requests.push((q.clone(), authorised));
+    if !authorised {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if !feed.faults.is_empty() {
+        let status = feed.faults.remove(0);
+        let mut r = status.into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            r.headers_mut().insert("retry-after", "1".parse().unwrap());
+        }
+        return r;
+    }
+    let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    let since = q.get("updated_since").map(|s| time(s));
+    let changed: Vec<&Value> = feed
+        .items
+        .iter()
+        .filter(|i| since.is_none_or(|s| time(i["gewijzigd_op"].as_str().unwrap()) > s))
+        .collect();
+    let start: usize = q.get("cursor").map_or(0, |c| c.parse().unwrap());
+    let limit: usize = q.get("limit").map_or(100, |l| l.parse().unwrap());
+    let page: Vec<&Value> = changed.iter().skip(start).take(limit).copied().collect();
+    let next = (start + limit < changed.len()).then(|| (start + limit).to_string());
+    Json(json!({ "items": page, "next_cursor": next })).into_response()
+}
+
+async fn serve(feed: Shared) -> String {
+    let app = axum::Router::new()
+        .route("/indicaties", axum::routing::get(indicaties))
+        .with_state(feed);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/indicaties")
+}
+
+fn item(bsn: &str, indicatie: &str, changed: &str) -> Value {
+    json!({
+        "bsn": bsn,
+        "indicatie": indicatie,
+        "geldig_vanaf": "2024-01-01",
+        "geldig_tot": null,
+        "gewijzigd_op": changed,
+    })
+}
+
+fn import(env: &TestEnv, token: &str) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(env.dir.path())
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(env.binary_env())
+        .env("UWV_TOKEN", token)
+        .env("WERKBRUG_IMPORT__HTTP_INITIAL_BACKOFF_MS", "20")
+        .args(["import", "uwv"])
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
+    let env = TestEnv::migrated().await;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
+    let bsns: Vec<String> = (0..230)
+        .map(|_| importers::fixtures::random_bsn(&mut rng))
+        .collect();
+    let mut items: Vec<Value> = bsns
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let kind = ["banenafspraak", "wajong", "beschut_werk"][i % 3];
+            item(b, kind, &format!("2026-05-01T10:{:02}:00Z", i % 60))
+        })
+        .collect();
+    // One item with an invalid BSN: rejected, the others land.
+    items.push(item("123456789", "wajong", "2026-05-01T11:00:00Z"));
+    let feed: Shared = Arc::new(Mutex::new(Feed {
+        items,
+        faults: vec![
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::TOO_MANY_REQUESTS,
+        ],
+        ..Default::default()
+    }));
+    let url = serve(feed.clone()).await;
+    std::fs::write(
+        env.dir.path().join("werkbrug.toml"),
+        format!(
+            "[[source]]\nname = \"uwv\"\nkind = \"uwv\"\norganisation = \"UWV\"\nformat = \"json\"\nlocation = \"{url}\"\ntoken_env = \"UWV_TOKEN\"\npage_size = 100\n"
+        ),
+    )
+    .unwrap();
+
+    let out = import(&env, TOKEN);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = import_run::Entity::find()
+        .order_by_desc(import_run::Column::Id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            run.status.as_str(),
+            run.rows_read,
+            run.rows_inserted,
+            run.rows_rejected
+        ),
+        ("succeeded", 231, 230, 1)
+    );
+    assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 230);
+    let registered = sensitive_detail::Entity::find()
+        .filter(sensitive_detail::Column::TargetGroupRegister.eq("registered"))
+        .count(&env.db)
+        .await
+        .unwrap();
+    assert_eq!(registered, 77);
+    {
+        let feed = feed.lock().unwrap();
+        // 3 pages, plus one retry after the 500 and one after the 429.
+        assert_eq!(feed.requests.len(), 5, "{:?}", feed.requests);
+        assert!(
+            feed.requests
+                .iter()
+                .all(|(q, auth)| *auth && q["limit"] == "100")
+        );
+        assert!(!feed.requests[0].0.contains_key("updated_since"));
+    }
+    let src = source::Entity::find()
+        .filter(source::Column::Name.eq("uwv"))
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        src.updated_since.as_deref(),
+        Some("2026-05-01T11:00:00+00:00")
+    );
+
+    // The next run asks only for what changed since, and finds one change.
+    feed.lock()
+        .unwrap()
+        .items
+        .push(item(&bsns[0], "beschut_werk", "2026-06-01T09:00:00Z"));
+    feed.lock().unwrap().requests.clear();
+    let out = import(&env, TOKEN);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = import_run::Entity::find()
+        .order_by_desc(import_run::Column::Id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((run.rows_read, run.rows_inserted), (1, 1));
+    assert!(feed.lock().unwrap().requests[0].0["updated_since"].starts_with("2026-05-01T11:00:00"));
+
+    // A wrong token fails the run at once, keeps the cursor, and says what to do.
+    feed.lock().unwrap().requests.clear();
+    let out = import(&env, "tok-XYZ-9876");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("401"), "{err}");
+    assert!(!err.contains("XYZ-9876"), "no token in errors: {err}");
+    assert_eq!(feed.lock().unwrap().requests.len(), 1, "401 is not retried");
+    let src = source::Entity::find_by_id(src.id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        src.updated_since.as_deref(),
+        Some("2026-06-01T09:00:00+00:00")
+    );
+    env.cleanup().await;
+}
