@@ -335,14 +335,33 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
             .context("cannot apply migrations")?;
     }
     let mut banner = String::new();
+    // Kept until the server stops: the demo's sources point at these files.
+    let mut demo_files = None;
+    let mut imported = String::new();
     if demo {
-        let summary = importers::sample::load_sample(&db, &keys.protector, 2026)
+        let files = demo_files.insert(
+            tempfile::Builder::new()
+                .prefix("werkbrug-demo-")
+                .tempdir()
+                .context("cannot create a temporary folder for the sample files")?,
+        );
+        let summary = importers::sample::load_sample(&db, &keys.protector, 2026, files.path())
             .await
             .context("cannot load the sample data")?;
         tracing::info!(
             persons = summary.persons,
             organisations = summary.organisations,
-            "sample data loaded into {DEMO_DB}"
+            runs = summary.runs,
+            rejected = summary.rejected,
+            files = %files.path().display(),
+            "sample data imported into {DEMO_DB}"
+        );
+        imported = format!(
+            "\nSample exports imported through the importers ({} runs, {} rows rejected; see \
+             `importRuns` as the steward): {}\n",
+            summary.runs,
+            summary.rejected,
+            files.path().display()
         );
         for (role, org, scopes, example) in DEMO_TOKENS {
             let request = TokenRequest {
@@ -393,7 +412,7 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
         println!(
             "\nwerkbrug demo: invented sample data, never real people.\n\
              GraphiQL: http://{addr}/  (paste a header below into GraphiQL's Headers tab)\n\
-             Tokens, valid for one day:{banner}"
+             {imported}Tokens, valid for one day:{banner}"
         );
     }
     println!("listening on http://{addr}");

@@ -194,6 +194,51 @@ async fn demo_serves_sample_data_and_cli_tokens_work() {
         orgs.iter().any(|o| o["name"] == "Gemeente Amsterdam"),
         "{r}"
     );
+
+    // The demo went through the importers: four runs (three files and the UWV feed over HTTP),
+    // with rejected rows a steward can read.
+    let r = server
+        .query(
+            &token,
+            "{ importRuns { source status trigger rowsRead rowsInserted rowsRejected \
+               files rejectedRows { file rowNumber column reason } } }",
+        )
+        .await;
+    let runs = r["data"]["importRuns"].as_array().expect("runs");
+    assert_eq!(runs.len(), 4, "{r}");
+    assert!(
+        runs.iter()
+            .all(|run| run["status"] == "succeeded" && run["trigger"] == "sample"),
+        "{r}"
+    );
+    let files: Vec<&str> = runs
+        .iter()
+        .flat_map(|run| run["files"].as_array().unwrap())
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(files.iter().any(|f| f.contains(".xlsx [")), "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with(".csv")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.starts_with("http://127.0.0.1:")),
+        "{files:?}"
+    );
+    let rejected: Vec<&serde_json::Value> = runs
+        .iter()
+        .flat_map(|run| run["rejectedRows"].as_array().unwrap())
+        .collect();
+    assert_eq!(rejected.len(), 3, "{r}");
+    assert!(
+        rejected
+            .iter()
+            .any(|row| row["column"] == "BSN" && row["rowNumber"].as_i64() > Some(3)),
+        "{r}"
+    );
+    assert!(
+        server.banner.iter().any(|l| l
+            .contains("Sample exports imported through the importers (4 runs, 3 rows rejected")),
+        "{:?}",
+        server.banner
+    );
     server.stop();
 }
 

@@ -9,7 +9,7 @@ use crate::error::ImportError;
 use crate::source::{Limits, Location, ReadError};
 
 /// One `[[source]]` table.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Unique name, used by `werkbrug import NAME` and in the API.

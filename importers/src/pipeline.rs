@@ -37,6 +37,8 @@ pub enum Trigger {
     Manual,
     /// By `werkbrug import`.
     Command,
+    /// By the bundled sample data (`werkbrug serve --demo`).
+    Sample,
 }
 
 impl Trigger {
@@ -46,6 +48,7 @@ impl Trigger {
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
             Trigger::Command => "command",
+            Trigger::Sample => "sample",
         }
     }
 }
@@ -818,13 +821,13 @@ impl<'a> Batch<'a> {
             {
                 by_pseudonym.insert(p.bsn_pseudonym.expect("filtered"), p.id);
             }
-            let mut missing: Vec<String> = wanted
+            // New persons in row order, so ids follow the file.
+            let mut seen = HashSet::new();
+            let missing: Vec<String> = wanted
                 .iter()
-                .filter(|p| !by_pseudonym.contains_key(*p))
+                .filter(|p| !by_pseudonym.contains_key(*p) && seen.insert(*p))
                 .cloned()
                 .collect();
-            missing.sort();
-            missing.dedup();
             if !missing.is_empty() {
                 person::Entity::insert_many(missing.iter().map(|p| person::ActiveModel {
                     bsn_pseudonym: Set(Some(p.clone())),

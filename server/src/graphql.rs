@@ -843,7 +843,7 @@ impl ImportRun {
     async fn status(&self) -> &str {
         &self.m.status
     }
-    /// schedule, manual or command.
+    /// schedule, manual, command or sample (the demo).
     async fn trigger(&self) -> &str {
         &self.m.trigger
     }

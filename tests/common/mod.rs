@@ -98,7 +98,8 @@ impl TestEnv {
     /// A fresh database with the bundled sample data.
     pub async fn with_sample() -> Self {
         let env = Self::migrated().await;
-        importers::sample::load_sample(&env.db, &env.protector, 7)
+        let files = env.dir.path().join("sample");
+        importers::sample::load_sample(&env.db, &env.protector, 7, &files)
             .await
             .unwrap();
         env
