@@ -122,7 +122,7 @@ fn import(bin: &str, dir: &Path, url: &str, format: &str, file: &Path) -> (f64, 
         ),
     )
     .unwrap();
-    let keys = "0000000000000000000000000000000000000000000000000000000000000001";
+    let keys = "00000000000000000000000000000000000000000000000000000000000000ab";
     let started = Instant::now();
     let out = Command::new(bin)
         .current_dir(dir)

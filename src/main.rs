@@ -233,7 +233,16 @@ async fn connect(url: &str) -> Result<DatabaseConnection> {
     };
     let mut opts = ConnectOptions::new(url.clone());
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10));
+        .connect_timeout(Duration::from_secs(10))
+        // SQLite: write-ahead log (readers never wait for the importer), fsync at checkpoints
+        // (safe with WAL: a power cut loses at most the last commits, never consistency), and a
+        // 64 MiB page cache so a large import does not spill and re-read pages.
+        .map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .pragma("cache_size", "-65536")
+        });
     Database::connect(opts).await.with_context(|| {
         format!(
             "cannot connect to the database `{}`; check [database] url or DATABASE_URL",

@@ -85,6 +85,17 @@ pub struct RunSummary {
     pub rejections: Vec<RejectionNote>,
 }
 
+/// What a source said before about one key: enough to compare and link.
+#[derive(Clone, Debug)]
+struct Known {
+    id: i64,
+    person_id: Option<i64>,
+    import_run_id: i64,
+    content_hash: String,
+    active: bool,
+    row_number: Option<i64>,
+}
+
 /// A callback that receives the counts so far.
 pub type Progress = Arc<dyn Fn(&Counts) + Send + Sync>;
 
@@ -401,11 +412,18 @@ impl Importer {
         };
         let mut stream = reader.read(input);
         let txn = self.db.begin().await?;
+        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            // The run's lookups are prepared statements against tables that grow inside this
+            // transaction; a generic plan made while they were small stays a sequential scan
+            // and makes the run quadratic. Planning each execution sees their real size.
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+                .await?;
+        }
         let mut batch = Batch::new(self, cfg, src, preset, run_id, &txn).await?;
         let mut index: Option<ColumnIndex> = None;
         let mut files = vec![];
         let mut current: (Arc<str>, Option<Arc<str>>) = (Arc::from(""), None);
-        let mut headers: Arc<[String]> = Arc::from(vec![]);
+        let mut shape = Arc::new(RowShape::default());
         while let Some(event) = stream.recv().await {
             match event? {
                 ReadEvent::Headers {
@@ -426,35 +444,36 @@ impl Importer {
                         None => file.clone(),
                     });
                     current = (Arc::from(file.as_str()), sheet.as_deref().map(Arc::from));
-                    headers = h;
+                    shape = Arc::new(RowShape::new(h, index.as_ref().expect("just set")));
                 }
                 ReadEvent::Row(row) => {
                     let index = index.as_ref().expect("readers send headers first");
                     batch.counts.read += 1;
-                    let raw = masked_raw(&headers, &row.cells, index);
                     let values = Values {
                         cells: &row.cells,
                         index,
                     };
+                    let mapped = preset.map(&values);
+                    let changed_at = match &mapped {
+                        // A feed moves past a refused item too: it is kept as a rejected row,
+                        // and asking for it again on every run would only repeat that.
+                        Err(_) if index.declares("changed_at") => values
+                            .text("changed_at")
+                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
+                        _ => None,
+                    };
+                    let hash = mapped.is_ok().then(|| self.row_hash(&shape, &row.cells));
                     let meta = RowMeta {
                         file: current.0.clone(),
                         sheet: current.1.clone(),
                         number: row.number,
-                        raw,
+                        cells: row.cells,
+                        shape: shape.clone(),
                     };
-                    match preset.map(&values) {
-                        Ok(record) => {
-                            let hash = self.row_hash(&headers, &row.cells);
-                            batch.push(record, hash, meta);
-                        }
+                    match mapped {
+                        Ok(record) => batch.push(record, hash.unwrap_or_default(), meta),
                         Err(rejection) => {
-                            // A feed moves past a refused item too: it is kept as a rejected
-                            // row, and asking for it again on every run would only repeat that.
-                            if index.declares("changed_at")
-                                && let Some(t) = values
-                                    .text("changed_at")
-                                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                            {
+                            if let Some(t) = changed_at {
                                 batch.note_change(t.with_timezone(&Utc));
                             }
                             batch.reject(meta, rejection)
@@ -544,16 +563,17 @@ impl Importer {
 
     /// A keyed hash of a row's content: order of columns does not matter, and without the key
     /// nobody can test a guessed BSN against it.
-    fn row_hash(&self, headers: &[String], cells: &[Cell]) -> String {
-        let mut pairs: Vec<(String, String)> = headers
+    fn row_hash(&self, shape: &RowShape, cells: &[Cell]) -> String {
+        let mut pairs: Vec<(&str, String)> = shape
+            .sorted
             .iter()
-            .zip(cells)
-            .filter_map(|(h, c)| value::text(c).map(|t| (crate::source::normalise_header(h), t)))
+            .filter_map(|(h, i)| cells.get(*i).and_then(value::text).map(|t| (h.as_str(), t)))
             .collect();
+        // Already in header order; equal headers (rare) are ordered by value.
         pairs.sort();
-        let mut buf = String::new();
+        let mut buf = String::with_capacity(512);
         for (h, t) in pairs {
-            buf.push_str(&h);
+            buf.push_str(h);
             buf.push('\u{1f}');
             buf.push_str(&t);
             buf.push('\u{1e}');
@@ -565,26 +585,56 @@ impl Importer {
 /// A run is taken as dead when its heartbeat is older than this.
 pub const STALE_SECS: i64 = 120;
 
-/// The raw values of a row as stored: personal and special cells masked.
-fn masked_raw(headers: &[String], cells: &[Cell], index: &ColumnIndex) -> Value {
-    let mut map = Map::new();
-    for (i, h) in headers.iter().enumerate() {
-        let v = match cells.get(i).and_then(value::text) {
-            None => Value::Null,
-            Some(_) if index.is_personal(i) => Value::String("[personal]".into()),
-            Some(t) => Value::String(t),
-        };
-        map.insert(h.clone(), v);
-    }
-    Value::Object(map)
+/// A file's headers as rows are hashed and stored: normalised and sorted once per file.
+#[derive(Default)]
+struct RowShape {
+    headers: Arc<[String]>,
+    /// Whether each column holds personal or special values (masked in raw values).
+    personal: Vec<bool>,
+    /// Normalised headers with their column, sorted: the order of the content hash.
+    sorted: Vec<(String, usize)>,
 }
 
-/// Where a row came from.
+impl RowShape {
+    fn new(headers: Arc<[String]>, index: &ColumnIndex) -> Self {
+        let mut sorted: Vec<(String, usize)> = headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (crate::source::normalise_header(h), i))
+            .collect();
+        sorted.sort();
+        Self {
+            personal: (0..headers.len()).map(|i| index.is_personal(i)).collect(),
+            headers,
+            sorted,
+        }
+    }
+}
+
+/// Where a row came from, and its cells (kept until written).
 struct RowMeta {
     file: Arc<str>,
     sheet: Option<Arc<str>>,
     number: u64,
-    raw: Value,
+    cells: Vec<Cell>,
+    shape: Arc<RowShape>,
+}
+
+impl RowMeta {
+    /// The raw values as stored: personal and special cells masked. Built only for rows that
+    /// are written, so an unchanged row costs no JSON.
+    fn raw(&self) -> Value {
+        let mut map = Map::new();
+        for (i, h) in self.shape.headers.iter().enumerate() {
+            let v = match self.cells.get(i).and_then(value::text) {
+                None => Value::Null,
+                Some(_) if self.shape.personal[i] => Value::String("[personal]".into()),
+                Some(t) => Value::String(t),
+            };
+            map.insert(h.clone(), v);
+        }
+        Value::Object(map)
+    }
 }
 
 /// Rows waiting to be written, and what the run has learnt so far.
@@ -732,19 +782,42 @@ impl<'a> Batch<'a> {
         let now = Utc::now();
         let txn = self.txn;
         // What this source said before about these keys.
-        let existing: HashMap<String, source_record::Model> = if rows.is_empty() {
+        let existing: HashMap<String, Known> = if rows.is_empty() {
             HashMap::new()
         } else {
+            // Only what comparing and linking need: leaving out the raw values makes
+            // re-importing an unchanged file mostly reading and hashing.
+            use source_record::Column as C;
             source_record::Entity::find()
-                .filter(source_record::Column::SourceId.eq(self.src.id))
-                .filter(
-                    source_record::Column::SourceKey
-                        .is_in(rows.iter().map(|r| r.0.source_key.clone())),
-                )
+                .select_only()
+                .columns([
+                    C::SourceKey,
+                    C::Id,
+                    C::PersonId,
+                    C::ImportRunId,
+                    C::ContentHash,
+                    C::Active,
+                    C::RowNumber,
+                ])
+                .filter(C::SourceId.eq(self.src.id))
+                .filter(C::SourceKey.is_in(rows.iter().map(|r| r.0.source_key.clone())))
+                .into_tuple::<(String, i64, Option<i64>, i64, String, bool, Option<i64>)>()
                 .all(txn)
                 .await?
                 .into_iter()
-                .map(|r| (r.source_key.clone(), r))
+                .map(
+                    |(key, id, person_id, import_run_id, content_hash, active, row_number)| {
+                        let known = Known {
+                            id,
+                            person_id,
+                            import_run_id,
+                            content_hash,
+                            active,
+                            row_number,
+                        };
+                        (key, known)
+                    },
+                )
                 .collect()
         };
         let mut kept = Vec::with_capacity(rows.len());
@@ -771,12 +844,14 @@ impl<'a> Batch<'a> {
                     sheet: Set(meta.sheet.as_deref().map(str::to_owned)),
                     column_name: Set(r.column),
                     reason: Set(r.reason),
-                    raw_values: Set(meta.raw),
+                    raw_values: Set(meta.raw()),
                     created_at: Set(now),
                     updated_at: Set(now),
                     ..Default::default()
                 });
-            rejected_row::Entity::insert_many(models).exec(txn).await?;
+            rejected_row::Entity::insert_many(models)
+                .exec_without_returning(txn)
+                .await?;
         }
         if rows.is_empty() {
             return Ok(());
@@ -835,7 +910,7 @@ impl<'a> Batch<'a> {
                     updated_at: Set(now),
                     ..Default::default()
                 }))
-                .exec(txn)
+                .exec_without_returning(txn)
                 .await?;
                 for p in person::Entity::find()
                     .filter(person::Column::BsnPseudonym.is_in(missing))
@@ -879,10 +954,7 @@ impl<'a> Batch<'a> {
                             source_record::Column::ContentHash,
                             Expr::value(hash.clone()),
                         )
-                        .col_expr(
-                            source_record::Column::RawValues,
-                            Expr::value(meta.raw.clone()),
-                        )
+                        .col_expr(source_record::Column::RawValues, Expr::value(meta.raw()))
                         .col_expr(
                             source_record::Column::PersonId,
                             Expr::value(Some(*person_id)),
@@ -915,7 +987,7 @@ impl<'a> Batch<'a> {
                         person_id: Set(Some(*person_id)),
                         import_run_id: Set(run_id),
                         content_hash: Set(hash.clone()),
-                        raw_values: Set(meta.raw.clone()),
+                        raw_values: Set(meta.raw()),
                         active: Set(true),
                         deactivated_at: Set(None),
                         file: Set(Some(meta.file.to_string())),
@@ -931,7 +1003,7 @@ impl<'a> Batch<'a> {
         }
         if !new_records.is_empty() {
             source_record::Entity::insert_many(new_records)
-                .exec(txn)
+                .exec_without_returning(txn)
                 .await?;
         }
         let record_ids: HashMap<String, i64> = source_record::Entity::find()
@@ -1004,7 +1076,7 @@ impl<'a> Batch<'a> {
 
     async fn upsert_entities(
         &self,
-        changed: &[(Record, String, RowMeta, Option<source_record::Model>)],
+        changed: &[(Record, String, RowMeta, Option<Known>)],
         person_ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(), ImportError> {
@@ -1113,7 +1185,7 @@ impl<'a> Batch<'a> {
                     ],
                     &[],
                 ))
-                .exec(self.txn)
+                .exec_without_returning(self.txn)
                 .await?;
         }
         if !profiles.is_empty() {
@@ -1137,7 +1209,7 @@ impl<'a> Batch<'a> {
                         P::Languages,
                     ],
                 ))
-                .exec(self.txn)
+                .exec_without_returning(self.txn)
                 .await?;
         }
         if !sensitive.is_empty() {
@@ -1154,7 +1226,7 @@ impl<'a> Batch<'a> {
                     ],
                     &[],
                 ))
-                .exec(self.txn)
+                .exec_without_returning(self.txn)
                 .await?;
         }
         Ok(())
@@ -1194,7 +1266,7 @@ impl<'a> Batch<'a> {
 
     async fn upsert_placements(
         &mut self,
-        changed: &[(Record, String, RowMeta, Option<source_record::Model>)],
+        changed: &[(Record, String, RowMeta, Option<Known>)],
         person_ids: &[i64],
         record_ids: &HashMap<String, i64>,
         now: DateTime<Utc>,
@@ -1265,7 +1337,7 @@ impl<'a> Batch<'a> {
         }
         if !inserts.is_empty() {
             placement::Entity::insert_many(inserts)
-                .exec(self.txn)
+                .exec_without_returning(self.txn)
                 .await?;
         }
         Ok(())
@@ -1273,7 +1345,7 @@ impl<'a> Batch<'a> {
 
     async fn upsert_consents(
         &self,
-        changed: &[(Record, String, RowMeta, Option<source_record::Model>)],
+        changed: &[(Record, String, RowMeta, Option<Known>)],
         person_ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(), ImportError> {
@@ -1339,7 +1411,9 @@ impl<'a> Batch<'a> {
             })
             .collect();
         if !new.is_empty() {
-            consent::Entity::insert_many(new).exec(self.txn).await?;
+            consent::Entity::insert_many(new)
+                .exec_without_returning(self.txn)
+                .await?;
         }
         Ok(())
     }
