@@ -10,8 +10,8 @@ use async_graphql::{
     Context, EmptySubscription, Error, ErrorExtensions, ID, Object, Result, Schema, SimpleObject,
 };
 use model::entity::{
-    audit_event, candidate_profile, import_run, organisation, person, person_identity, placement,
-    rejected_row, sensitive_detail, source,
+    audit_event, candidate_profile, consent, import_run, organisation, person, person_identity,
+    placement, rejected_row, sensitive_detail, source,
 };
 use model::privacy::PrivacyClass;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
@@ -87,6 +87,10 @@ visible_entry!(
     visible_audit_events => "auditEvents",
     visible_persons => "persons",
     visible_person => "person",
+    visible_record_consent => "recordConsent",
+    visible_approve_consent => "approveConsent",
+    visible_renew_consent => "renewConsent",
+    visible_revoke_consent => "revokeConsent",
 );
 
 /// Generates a function that tells async-graphql whether fields of a class are in the caller's schema.
@@ -612,6 +616,16 @@ async fn load_persons(
             organisation: org,
         });
     }
+    let mut consents: HashMap<i64, Vec<consent::Model>> = HashMap::new();
+    for c in consent::Entity::find()
+        .filter(consent::Column::PersonId.is_in(rows.iter().map(|p| p.id)))
+        .order_by_desc(consent::Column::GrantedAt)
+        .all(db)
+        .await
+        .map_err(db_error)?
+    {
+        consents.entry(c.person_id).or_default().push(c);
+    }
     // Rows reach here only through the policy's row filter.
     let access = st.policy.record_access(caller);
     Ok(rows
@@ -636,6 +650,15 @@ async fn load_persons(
                     scope: scope.clone(),
                 }),
                 placements: placements.remove(&p.id).unwrap_or_default(),
+                consents: consents
+                    .remove(&p.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|m| Consent {
+                        m,
+                        scope: scope.clone(),
+                    })
+                    .collect(),
                 id: ID(st.protector.seal_id(&caller.organisation_code, p.id)),
                 scope,
             }
@@ -997,6 +1020,260 @@ impl Mutation {
             source: src.name,
         })
     }
+
+    /// Records a person's consent to share their generic profile, as the person gave it to the
+    /// caseworker (the person's key). With `approve` (the default) the caseworker's approval —
+    /// the second key — is recorded at once; otherwise it waits for `approveConsent`.
+    #[graphql(visible = "visible_record_consent")]
+    async fn record_consent(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordConsentInput,
+    ) -> Result<Consent> {
+        let caller = enter(ctx, "recordConsent")?;
+        let st = state(ctx);
+        let db = db(ctx);
+        let now = chrono::Utc::now();
+        let person_id = st
+            .protector
+            .open_id(&caller.organisation_code, &input.person_id);
+        let person_id = match person_id {
+            Some(id) if in_caseload(ctx, caller, id).await? => id,
+            _ => return Err(not_in_caseload("personId")),
+        };
+        if input.expires_at <= now {
+            return Err(Error::new("`expiresAt` must lie in the future"));
+        }
+        if input.expires_at > now + chrono::Duration::days(3 * 365) {
+            return Err(Error::new(
+                "`expiresAt` may lie at most three years ahead; renew the consent when it ends",
+            ));
+        }
+        let partner = match (input.audience, input.partner.as_deref()) {
+            (ConsentAudience::Network, None) => None,
+            (ConsentAudience::Network, Some(_)) => {
+                return Err(Error::new(
+                    "`partner` is only for audience PARTNER; a network consent covers every partner",
+                ));
+            }
+            (ConsentAudience::Partner, None) => {
+                return Err(Error::new(
+                    "audience PARTNER needs `partner`: the organisation's name or code",
+                ));
+            }
+            (ConsentAudience::Partner, Some(name)) => {
+                let org = organisation::Entity::find()
+                    .filter(
+                        Condition::any()
+                            .add(organisation::Column::Code.eq(name))
+                            .add(organisation::Column::Name.eq(name)),
+                    )
+                    .one(db)
+                    .await
+                    .map_err(db_error)?;
+                match org {
+                    Some(o) if o.kind == "employer" => Some(o.id),
+                    Some(_) => {
+                        return Err(Error::new(format!(
+                            "`{name}` is not a partner employer; a partner consent names an employer"
+                        )));
+                    }
+                    None => return Err(Error::new(format!("no organisation named `{name}`"))),
+                }
+            }
+        };
+        let approve = input.approve.unwrap_or(true);
+        let m = consent::ActiveModel {
+            person_id: Set(person_id),
+            audience: Set(input.audience.as_str().into()),
+            partner_organisation_id: Set(partner),
+            scope: Set(input
+                .scope
+                .unwrap_or(ConsentScope::GenericProfile)
+                .as_str()
+                .into()),
+            person_agreed: Set(true),
+            granted_at: Set(now),
+            expires_at: Set(Some(input.expires_at)),
+            revoked_at: Set(None),
+            approved_by: Set(approve.then(|| caller.subject.clone())),
+            approved_at: Set(approve.then_some(now)),
+            recorded_by: Set(caller.subject.clone()),
+            recorded_by_organisation_id: Set(Some(caller.organisation_id)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .map_err(db_error)?;
+        tracing::info!(consent = m.id, audience = %m.audience, approved = approve, "consent recorded");
+        Ok(consent_object(ctx, caller, m))
+    }
+
+    /// The caseworker's approval of a consent the person gave (for instance one an import
+    /// recorded from `Toestemming delen`): the second key.
+    #[graphql(visible = "visible_approve_consent")]
+    async fn approve_consent(&self, ctx: &Context<'_>, id: ID) -> Result<Consent> {
+        let caller = enter(ctx, "approveConsent")?;
+        let m = caseload_consent(ctx, caller, &id).await?;
+        if m.revoked_at.is_some() {
+            return Err(Error::new(
+                "this consent was revoked; record a new one with `recordConsent`",
+            ));
+        }
+        let now = chrono::Utc::now();
+        let mut am: consent::ActiveModel = m.into();
+        am.approved_by = Set(Some(caller.subject.clone()));
+        am.approved_at = Set(Some(now));
+        am.updated_at = Set(now);
+        let m = am.update(db(ctx)).await.map_err(db_error)?;
+        Ok(consent_object(ctx, caller, m))
+    }
+
+    /// Extends a consent to a new expiry (the person agreed again).
+    #[graphql(visible = "visible_renew_consent")]
+    async fn renew_consent(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Consent> {
+        let caller = enter(ctx, "renewConsent")?;
+        let m = caseload_consent(ctx, caller, &id).await?;
+        let now = chrono::Utc::now();
+        if m.revoked_at.is_some() {
+            return Err(Error::new(
+                "this consent was revoked; record a new one with `recordConsent`",
+            ));
+        }
+        if expires_at <= now || expires_at > now + chrono::Duration::days(3 * 365) {
+            return Err(Error::new(
+                "`expiresAt` must lie in the future and at most three years ahead",
+            ));
+        }
+        let mut am: consent::ActiveModel = m.into();
+        am.expires_at = Set(Some(expires_at));
+        am.person_agreed = Set(true);
+        am.updated_at = Set(now);
+        let m = am.update(db(ctx)).await.map_err(db_error)?;
+        Ok(consent_object(ctx, caller, m))
+    }
+
+    /// Revokes a consent; partners stop seeing the profile from their next request.
+    #[graphql(visible = "visible_revoke_consent")]
+    async fn revoke_consent(&self, ctx: &Context<'_>, id: ID) -> Result<Consent> {
+        let caller = enter(ctx, "revokeConsent")?;
+        let m = caseload_consent(ctx, caller, &id).await?;
+        if m.revoked_at.is_some() {
+            return Ok(consent_object(ctx, caller, m));
+        }
+        let now = chrono::Utc::now();
+        let mut am: consent::ActiveModel = m.into();
+        am.revoked_at = Set(Some(now));
+        am.updated_at = Set(now);
+        let m = am.update(db(ctx)).await.map_err(db_error)?;
+        tracing::info!(consent = m.id, "consent revoked");
+        Ok(consent_object(ctx, caller, m))
+    }
+}
+
+/// Who a consent lets see the profile.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ConsentAudience {
+    /// Every partner of the network, and the network itself.
+    Network,
+    /// One partner employer.
+    Partner,
+}
+
+impl ConsentAudience {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Partner => "partner",
+        }
+    }
+}
+
+/// What a consent lets them see.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ConsentScope {
+    /// The generic profile: skills, strengths, availability.
+    GenericProfile,
+    /// The generic profile and whether the person is eligible for a job-agreement job.
+    GenericProfileAndJobAgreement,
+}
+
+impl ConsentScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::GenericProfile => "generic_profile",
+            Self::GenericProfileAndJobAgreement => "generic_profile_and_job_agreement",
+        }
+    }
+}
+
+/// A consent as the person gave it to a caseworker.
+#[derive(async_graphql::InputObject)]
+pub struct RecordConsentInput {
+    /// The person, by the id your organisation sees.
+    person_id: ID,
+    /// Who may see the profile.
+    audience: ConsentAudience,
+    /// For audience PARTNER: the employer's name or code.
+    partner: Option<String>,
+    /// What they may see (default GENERIC_PROFILE).
+    scope: Option<ConsentScope>,
+    /// When the consent ends (at most three years ahead).
+    expires_at: chrono::DateTime<chrono::Utc>,
+    /// Record your approval (the second key) at once; default true.
+    approve: Option<bool>,
+}
+
+/// The refusal for a person or consent outside the caller's caseload; it does not say whether
+/// the record exists.
+fn not_in_caseload(what: &str) -> Error {
+    Error::new(format!("`{what}` names nothing in your caseload"))
+        .extend_with(|_, e| e.set("code", "NOT_FOUND"))
+}
+
+/// Whether the person is in the caller's caseload (the policy's row filter).
+async fn in_caseload(ctx: &Context<'_>, caller: &Caller, person_id: i64) -> Result<bool> {
+    let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
+        return Ok(false);
+    };
+    let found = person::Entity::find()
+        .filter(person::Column::Id.eq(person_id))
+        .filter(person::Column::Id.in_subquery(visible))
+        .one(db(ctx))
+        .await
+        .map_err(db_error)?;
+    Ok(found.is_some())
+}
+
+/// A consent of a person in the caller's caseload, by id.
+async fn caseload_consent(ctx: &Context<'_>, caller: &Caller, id: &ID) -> Result<consent::Model> {
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(not_in_caseload("id"));
+    };
+    let m = consent::Entity::find_by_id(id)
+        .one(db(ctx))
+        .await
+        .map_err(db_error)?;
+    match m {
+        Some(m) if in_caseload(ctx, caller, m.person_id).await? => Ok(m),
+        _ => Err(not_in_caseload("id")),
+    }
+}
+
+fn consent_object(ctx: &Context<'_>, caller: &Caller, m: consent::Model) -> Consent {
+    let scope = RecordScope {
+        person_id: m.person_id,
+        bsn_pseudonym: None,
+        access: state(ctx).policy.record_access(caller),
+    };
+    Consent { m, scope }
 }
 
 /// A person in the caller's caseload.
@@ -1008,6 +1285,7 @@ pub struct Person {
     profile: Option<CandidateProfile>,
     sensitive: Option<SensitiveDetail>,
     placements: Vec<Placement>,
+    consents: Vec<Consent>,
 }
 
 #[Object(visible = "visible_person")]
@@ -1037,6 +1315,11 @@ impl Person {
         self.scope
             .check(ctx, "placement", "kind", "Person.placements")?;
         Ok(&self.placements)
+    }
+    /// Consents to share the generic profile, newest first.
+    #[graphql(visible = "visible_internal")]
+    async fn consents(&self) -> &[Consent] {
+        &self.consents
     }
 }
 
@@ -1180,6 +1463,51 @@ guarded_object!(
         case_notes: Option<String> = |m, _| m.case_notes.clone(),
     }
 );
+
+guarded_object!(
+    /// A consent to share a person's generic profile (internal). Partners see the profile only
+    /// while a consent is `active`: the person agreed, a caseworker approved, neither revoked nor
+    /// expired.
+    Consent, "consent", consent::Model, visible = "visible_internal", {
+        /// Consent id (use it to approve, renew or revoke).
+        id: ID = |m, _| ID(m.id.to_string()),
+        /// network or partner.
+        audience: String = |m, _| m.audience.clone(),
+        /// The partner organisation's id, for a partner consent.
+        partner_organisation_id: Option<ID> = |m, _| m.partner_organisation_id.map(|i| ID(i.to_string())),
+        /// generic_profile, or generic_profile_and_job_agreement.
+        scope: String = |m, _| m.scope.clone(),
+        /// active, awaiting_approval, revoked or expired — now.
+        status("revoked_at"): String = |m, _| consent_status(m, chrono::Utc::now()).to_owned(),
+        /// The person's key: the person agreed.
+        person_agreed: bool = |m, _| m.person_agreed,
+        /// When the person agreed.
+        granted_at: chrono::DateTime<chrono::Utc> = |m, _| m.granted_at,
+        /// When it ends.
+        expires_at: Option<chrono::DateTime<chrono::Utc>> = |m, _| m.expires_at,
+        /// When it was revoked.
+        revoked_at: Option<chrono::DateTime<chrono::Utc>> = |m, _| m.revoked_at,
+        /// The caseworker's key: who approved.
+        approved_by: Option<String> = |m, _| m.approved_by.clone(),
+        /// When it was approved.
+        approved_at: Option<chrono::DateTime<chrono::Utc>> = |m, _| m.approved_at,
+        /// Who recorded it (a caseworker, or `import:<source>`).
+        recorded_by: String = |m, _| m.recorded_by.clone(),
+    }
+);
+
+/// A consent's state at `now`; the policy's row filter applies the same conditions.
+fn consent_status(m: &consent::Model, now: chrono::DateTime<chrono::Utc>) -> &'static str {
+    if m.revoked_at.is_some() {
+        "revoked"
+    } else if m.expires_at.is_some_and(|e| e <= now) {
+        "expired"
+    } else if !m.person_agreed || m.approved_at.is_none() {
+        "awaiting_approval"
+    } else {
+        "active"
+    }
+}
 
 /// A placement of a person at an organisation.
 pub struct Placement {

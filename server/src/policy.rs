@@ -77,6 +77,10 @@ pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
     ("candidates", &[Caseworker, Partner, Network]),
     ("candidate", &[Caseworker, Partner, Network]),
     ("person", &[Caseworker]),
+    ("recordConsent", &[Caseworker]),
+    ("approveConsent", &[Caseworker]),
+    ("renewConsent", &[Caseworker]),
+    ("revokeConsent", &[Caseworker]),
 ];
 
 /// A refusal; names the field or entry point, never a value.
@@ -252,6 +256,105 @@ impl Policy {
     }
 }
 
+/// Which persons each role may see at all, in words; the queries are [`Policy::visible_person_ids`].
+pub const ROW_FILTERS: &[(Role, &str)] = &[
+    (
+        Caseworker,
+        "persons its organisation holds a source record for, or an active placement at or \
+         through it (its caseload)",
+    ),
+    (
+        Partner,
+        "persons with an active two-key consent (the person agreed, a caseworker approved, not \
+         revoked, not expired) for the network or for this partner",
+    ),
+    (
+        Network,
+        "persons with an active two-key consent for the network",
+    ),
+    (Dashboard, "none: aggregates only"),
+    (Steward, "none: sources, import runs and the audit log only"),
+];
+
+impl Rule {
+    /// The rule in words, for the policy document.
+    pub fn describe(self) -> String {
+        match self {
+            Always => "yes".into(),
+            Caseload => "own caseload".into(),
+            CaseloadWithScope(scope) => format!("own caseload, with scope `{scope}`"),
+            Consented => "with consent".into(),
+            Never => "—".into(),
+        }
+    }
+}
+
+const CLASSES: [PrivacyClass; 5] = [Public, Generic, Internal, Personal, Special];
+
+/// The policy as a Markdown document (`docs/privacy.md`), generated from [`RULES`],
+/// [`ROW_FILTERS`], [`ENTRY_POINTS`] and the model's field classes.
+pub fn render_markdown() -> String {
+    let mut out = String::from(
+        "# Privacy policy\n\n\
+         Generated from `server/src/policy.rs` and `model/src/privacy.rs` — the rules the server \
+         enforces, not a description of them. Do not edit by hand: \
+         `UPDATE_DOCS=1 cargo test -p server policy_document` rewrites it, and the test fails \
+         when it is out of date.\n\n\
+         ## Who may read which class of field\n\n\
+         A field is readable when the role's rule for its class allows it for that record. \
+         Fields a role may never read are also absent from the schema it introspects.\n\n",
+    );
+    out.push_str("| role |");
+    for c in CLASSES {
+        out.push_str(&format!(" {} |", c.as_str()));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(CLASSES.len()));
+    out.push('\n');
+    for role in Role::ALL {
+        out.push_str(&format!("| {} |", role.as_str()));
+        for c in CLASSES {
+            let r = rule(*role, c).unwrap_or(Never);
+            out.push_str(&format!(" {} |", r.describe()));
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "\n## Which persons a role sees (row filters)\n\n\
+         Evaluated on every request: a revoked or expired consent takes effect on the next one.\n\n\
+         | role | persons |\n|---|---|\n",
+    );
+    for (role, filter) in ROW_FILTERS {
+        out.push_str(&format!("| {} | {filter} |\n", role.as_str()));
+    }
+    out.push_str("\n## Entry points\n\n| field | roles |\n|---|---|\n");
+    for (entry, roles) in ENTRY_POINTS {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        out.push_str(&format!("| `{entry}` | {} |\n", names.join(", ")));
+    }
+    out.push_str(
+        "\n## Field classes\n\n\
+         Every column of every table, by class. Filters and sort keys follow the same classes: \
+         a caller may filter or sort only on what it may read.\n\n\
+         | table | public | generic | internal | personal | special |\n|---|---|---|---|---|---|\n",
+    );
+    let mut tables: Vec<&str> = privacy::FIELD_CLASSES.iter().map(|(t, ..)| *t).collect();
+    tables.dedup();
+    for table in tables {
+        out.push_str(&format!("| `{table}` |"));
+        for c in CLASSES {
+            let cols: Vec<&str> = privacy::FIELD_CLASSES
+                .iter()
+                .filter(|(t, _, class)| *t == table && *class == c)
+                .map(|(_, col, _)| *col)
+                .collect();
+            out.push_str(&format!(" {} |", cols.join(", ")));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn rule(role: Role, class: PrivacyClass) -> Option<Rule> {
     RULES
         .iter()
@@ -398,6 +501,25 @@ mod tests {
             err.unwrap_err().to_string(),
             "not permitted to read `SensitiveDetail.healthNotes`"
         );
+    }
+
+    /// `docs/privacy.md` is the policy as generated; `UPDATE_DOCS=1` rewrites it.
+    #[test]
+    fn policy_document_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/privacy.md");
+        let generated = render_markdown();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "docs/privacy.md is out of date with the policy; run \
+             `UPDATE_DOCS=1 cargo test -p server policy_document` and commit it"
+        );
+        for role in Role::ALL {
+            assert!(ROW_FILTERS.iter().any(|(r, _)| r == role), "{role}");
+        }
     }
 
     #[test]
