@@ -150,7 +150,7 @@ async fn no_person_data_reaches_a_non_caseworker() {
                     r.body["errors"][0]["message"]
                         .as_str()
                         .unwrap()
-                        .contains("not available to the role")
+                        .contains("Unknown field")
                 );
             }
         }

@@ -280,3 +280,38 @@ async fn filters_work_and_only_on_readable_fields() {
     }
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn hidden_root_fields_do_not_exist_through_aliases_or_fragments() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let partner = env
+        .token(Role::Partner, importers::sample::PARTNERS[0], &[])
+        .await;
+    let caseworker = env.token(Role::Caseworker, "gemeente-amsterdam", &[]).await;
+    for q in [
+        "{ x: persons(first: 1) { edges { node { id } } } }",
+        "{ ...F } fragment F on Query { persons(first: 1) { edges { node { id } } } }",
+        "{ ... on Query { ... { auditEvents { id } } } }",
+        "query A { me { role } } query B { sources { name } }",
+    ] {
+        let r = send(&app, post(q, Some(&partner))).await;
+        let msg = r.body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("Unknown field \"") && msg.ends_with("on type \"Query\"."),
+            "{q}: {}",
+            r.text
+        );
+        assert!(r.body["data"].is_null(), "nothing executed: {}", r.text);
+    }
+    let r = send(
+        &app,
+        post(
+            "{ ...F } fragment F on Query { persons(first: 1) { edges { node { id } } } }",
+            Some(&caseworker),
+        ),
+    )
+    .await;
+    assert!(r.body["errors"].is_null(), "{}", r.text);
+    env.cleanup().await;
+}

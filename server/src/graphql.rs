@@ -35,7 +35,8 @@ pub const MAX_PAGE: usize = 100;
 pub fn build_schema(state: Option<AppState>) -> WerkbrugSchema {
     let mut builder = Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(12)
-        .limit_complexity(2_000);
+        .limit_complexity(2_000)
+        .extension(crate::visibility::HiddenRootFields);
     if let Some(state) = state {
         builder = builder.data(state);
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod graphql;
 pub mod http;
 pub mod policy;
+pub mod visibility;
 
 use std::sync::Arc;
 use std::time::Duration;
