@@ -165,13 +165,33 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded> {
         refuse_inline_secrets(path)?;
         figment = figment.merge(Toml::file_exact(path));
     }
+    // Secrets are taken from the environment as text, never parsed: figment would read a key
+    // of only digits as a number and refuse it (or drop its leading zeros).
+    let secrets: Vec<String> = SECRET_KEYS
+        .iter()
+        .map(|(section, key)| format!("{section}.{key}"))
+        .collect();
     figment = figment
-        .merge(Env::prefixed("WERKBRUG_").split("__").ignore(&["CONFIG"]))
+        .merge(
+            Env::prefixed("WERKBRUG_")
+                .split("__")
+                .filter(move |k| k != "config" && !secrets.iter().any(|s| k == s.as_str())),
+        )
         .merge(
             Env::raw()
                 .only(&["DATABASE_URL"])
                 .map(|_| "database.url".into()),
         );
+    for (section, key) in SECRET_KEYS {
+        let var = format!(
+            "WERKBRUG_{}__{}",
+            section.to_uppercase(),
+            key.to_uppercase()
+        );
+        if let Ok(value) = std::env::var(&var) {
+            figment = figment.merge((format!("{section}.{key}"), value));
+        }
+    }
     let settings: Settings = figment
         .extract()
         .context("the configuration is not valid; see werkbrug.example.toml for every key")?;

@@ -350,3 +350,28 @@ fn export_schema_prints_the_committed_sdl() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
 }
+
+#[tokio::test]
+async fn a_secret_of_only_digits_is_read_as_text() {
+    let env = common::TestEnv::with_sample().await;
+    let mut envs = env.binary_env();
+    for (k, v) in envs.iter_mut() {
+        if *k == "WERKBRUG_AUTH__SIGNING_KEY" {
+            *v = format!("{}1", "0".repeat(63));
+        }
+    }
+    let out = token_create(
+        env.dir.path(),
+        &envs,
+        &[
+            "--role",
+            "steward",
+            "--org",
+            "gemeente-amsterdam",
+            "--ttl",
+            "1h",
+        ],
+    );
+    assert!(last_line(&out).starts_with("ey"), "a token");
+    env.cleanup().await;
+}
