@@ -204,3 +204,144 @@ async fn consent_mutations_refuse_what_they_should() {
     }
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn job_agreement_eligibility_reaches_a_partner_only_where_the_consent_names_it() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let caseworker = env
+        .token(Role::Caseworker, MUNICIPALITY, &["special:read"])
+        .await;
+    let (p0, p1) = (PARTNERS[0], PARTNERS[1]);
+
+    // A registered person in the caseload whom no active consent covers yet.
+    let r = gql(
+        &app,
+        &caseworker,
+        "{ persons(first: 100) { edges { node { id consents { status } \
+           sensitive { targetGroupRegister } } } } }",
+    )
+    .await;
+    let person_id = r["data"]["persons"]["edges"]
+        .as_array()
+        .expect("persons")
+        .iter()
+        .find(|e| {
+            e["node"]["sensitive"]["targetGroupRegister"] == "registered"
+                && e["node"]["consents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|c| c["status"] != "active")
+        })
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .expect("a registered person without consent in the sample");
+    let person = env.protector.open_id(MUNICIPALITY, &person_id).unwrap();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(90)).to_rfc3339();
+    let r = gql(
+        &app,
+        &caseworker,
+        &format!(
+            "mutation {{ recordConsent(input: {{ personId: \"{person_id}\", audience: PARTNER, \
+             partner: \"{p0}\", scope: GENERIC_PROFILE_AND_JOB_AGREEMENT, expiresAt: \"{expires}\" }}) \
+             {{ status scope }} }}"
+        ),
+    )
+    .await;
+    assert_eq!(r["data"]["recordConsent"]["status"], "active", "{r}");
+
+    let query = |id: &str| format!("{{ candidate(id: \"{id}\") {{ jobAgreementEligible }} }}");
+    let partner0 = env.token(Role::Partner, p0, &[]).await;
+    let r = gql(&app, &partner0, &query(&env.protector.seal_id(p0, person))).await;
+    assert_eq!(r["data"]["candidate"]["jobAgreementEligible"], true, "{r}");
+
+    // Filtering finds the person among those whose consent names it, and only there.
+    let ids = |r: &Value| -> Vec<i64> {
+        r["data"]["candidates"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                env.protector
+                    .open_id(p0, e["node"]["id"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect()
+    };
+    let eligible = gql(
+        &app,
+        &partner0,
+        "{ candidates(first: 100, filter: { jobAgreementEligible: true }) { edges { node { id jobAgreementEligible } } } }",
+    )
+    .await;
+    assert!(ids(&eligible).contains(&person), "{eligible}");
+    for e in eligible["data"]["candidates"]["edges"].as_array().unwrap() {
+        assert_eq!(e["node"]["jobAgreementEligible"], true, "{eligible}");
+    }
+    let not_eligible = gql(
+        &app,
+        &partner0,
+        "{ candidates(first: 100, filter: { jobAgreementEligible: false }) { edges { node { id jobAgreementEligible } } } }",
+    )
+    .await;
+    assert!(!ids(&not_eligible).contains(&person));
+    for e in not_eligible["data"]["candidates"]["edges"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(e["node"]["jobAgreementEligible"], false, "{not_eligible}");
+    }
+
+    // Another partner, without such a consent, learns nothing.
+    let partner1 = env.token(Role::Partner, p1, &[]).await;
+    let r = gql(&app, &partner1, &query(&env.protector.seal_id(p1, person))).await;
+    assert!(r["data"]["candidate"].is_null(), "{r}");
+
+    // Every read is audited, as a special field.
+    let r = gql(
+        &app,
+        &env.token(Role::Steward, MUNICIPALITY, &[]).await,
+        "{ auditEvents(first: 100) { fields } }",
+    )
+    .await;
+    let reads = r["data"]["auditEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["fields"]
+                .to_string()
+                .contains("Candidate.jobAgreementEligible")
+        })
+        .count();
+    assert!(reads >= 2, "{r}");
+
+    // Placement end dates are internal: partners may not filter on them, caseworkers may.
+    let r = gql(
+        &app,
+        &partner0,
+        "{ candidates(filter: { placementEndingBefore: \"2030-01-01\" }) { edges { node { id } } } }",
+    )
+    .await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CandidateFilter.placementEndingBefore"),
+        "{r}"
+    );
+    let r = gql(
+        &app,
+        &caseworker,
+        "{ candidates(first: 100, filter: { placementEndingBefore: \"2030-01-01\" }) { edges { node { id } } } }",
+    )
+    .await;
+    assert!(r["errors"].is_null(), "{r}");
+    assert!(
+        !r["data"]["candidates"]["edges"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    env.cleanup().await;
+}

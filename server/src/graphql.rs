@@ -23,7 +23,7 @@ use sea_orm::{
 use crate::AppState;
 use crate::audit::AuditCollector;
 use crate::auth::Caller;
-use crate::policy::{Denied, RecordAccess};
+use crate::policy::{Denied, RecordAccess, SCOPE_JOB_AGREEMENT};
 
 /// The schema werkbrug serves.
 pub type WerkbrugSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -376,10 +376,12 @@ impl Query {
         let has_next = rows.len() > size;
         rows.truncate(size);
         let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges.extend(rows.into_iter().map(|m| {
-            let c = candidate(ctx, caller, m);
-            Edge::new(c.id.to_string(), c)
-        }));
+        conn.edges.extend(
+            candidates_of(ctx, caller, rows)
+                .await?
+                .into_iter()
+                .map(|c| Edge::new(c.id.to_string(), c)),
+        );
         Ok(conn)
     }
 
@@ -399,7 +401,9 @@ impl Query {
             .one(db(ctx))
             .await
             .map_err(db_error)?;
-        Ok(row.map(|m| candidate(ctx, caller, m)))
+        Ok(candidates_of(ctx, caller, row.into_iter().collect())
+            .await?
+            .pop())
     }
 }
 
@@ -415,17 +419,63 @@ fn open_cursor(ctx: &Context<'_>, caller: &Caller, after: Option<String>) -> Res
     }
 }
 
-fn candidate(ctx: &Context<'_>, caller: &Caller, m: candidate_profile::Model) -> Candidate {
+/// Candidates as the caller sees them, with what each record's consent lets the caller read.
+async fn candidates_of(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    rows: Vec<candidate_profile::Model>,
+) -> Result<Vec<Candidate>> {
     let st = state(ctx);
-    let scope = RecordScope {
-        person_id: m.person_id,
-        bsn_pseudonym: None,
-        access: st.policy.record_access(caller),
-    };
-    Candidate {
-        id: ID(st.protector.seal_id(&caller.organisation_code, m.person_id)),
-        profile: CandidateProfile { m, scope },
-    }
+    let ids: Vec<i64> = rows.iter().map(|m| m.person_id).collect();
+    // Persons whose consent covering the caller names job-agreement eligibility (partners and
+    // the network); for other roles the class rule decides.
+    let named: std::collections::HashSet<i64> =
+        match st.policy.consent_scope_ids(caller, SCOPE_JOB_AGREEMENT) {
+            Some(sub) if !ids.is_empty() => candidate_profile::Entity::find()
+                .select_only()
+                .column(candidate_profile::Column::PersonId)
+                .filter(candidate_profile::Column::PersonId.is_in(ids.clone()))
+                .filter(candidate_profile::Column::PersonId.in_subquery(sub))
+                .into_tuple::<i64>()
+                .all(db(ctx))
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .collect(),
+            _ => Default::default(),
+        };
+    let registers: HashMap<i64, Option<String>> = sensitive_detail::Entity::find()
+        .select_only()
+        .column(sensitive_detail::Column::PersonId)
+        .column(sensitive_detail::Column::TargetGroupRegister)
+        .filter(sensitive_detail::Column::PersonId.is_in(ids))
+        .into_tuple::<(i64, Option<String>)>()
+        .all(db(ctx))
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|m| {
+            let mut access = st.policy.record_access(caller);
+            access.job_agreement = named.contains(&m.person_id);
+            let scope = RecordScope {
+                person_id: m.person_id,
+                bsn_pseudonym: None,
+                access,
+            };
+            let registered = registers
+                .get(&m.person_id)
+                .map(|r| r.as_deref() == Some("registered"))
+                .unwrap_or(false);
+            Candidate {
+                id: ID(st.protector.seal_id(&caller.organisation_code, m.person_id)),
+                job_agreement: registered,
+                profile: CandidateProfile { m, scope },
+            }
+        })
+        .collect())
 }
 
 /// Which candidates to list; all given conditions must hold. Each condition is allowed only to
@@ -450,6 +500,11 @@ pub struct CandidateFilter {
     min_education_level: Option<i32>,
     /// Holds a driving licence.
     driving_licence: Option<bool>,
+    /// Eligible (or not) for a job-agreement job; for partners and the network this matches
+    /// only persons whose consent names it.
+    job_agreement_eligible: Option<bool>,
+    /// Has a current placement planned to end on or before this date (caseworkers).
+    placement_ending_before: Option<chrono::NaiveDate>,
 }
 
 /// `column` (a JSON array of strings) contains `value`; portable across SQLite and PostgreSQL.
@@ -528,6 +583,47 @@ impl CandidateFilter {
             check("driving_licence", "drivingLicence")?;
             all = all.add(C::DrivingLicence.eq(v));
         }
+        if let Some(v) = self.job_agreement_eligible {
+            policy
+                .may_filter(
+                    caller,
+                    "sensitive_detail",
+                    "target_group_register",
+                    "CandidateFilter.jobAgreementEligible",
+                )
+                .map_err(denied)?;
+            let registered = sea_orm::sea_query::Query::select()
+                .column(sensitive_detail::Column::PersonId)
+                .from(sensitive_detail::Entity)
+                .and_where(sensitive_detail::Column::TargetGroupRegister.eq("registered"))
+                .to_owned();
+            all = all.add(if v {
+                C::PersonId.in_subquery(registered)
+            } else {
+                C::PersonId.not_in_subquery(registered)
+            });
+            if let Some(named) = policy.consent_scope_ids(caller, SCOPE_JOB_AGREEMENT) {
+                all = all.add(C::PersonId.in_subquery(named));
+            }
+        }
+        if let Some(v) = self.placement_ending_before {
+            policy
+                .may_filter(
+                    caller,
+                    "placement",
+                    "planned_end_date",
+                    "CandidateFilter.placementEndingBefore",
+                )
+                .map_err(denied)?;
+            let ending = sea_orm::sea_query::Query::select()
+                .column(placement::Column::PersonId)
+                .from(placement::Entity)
+                .and_where(placement::Column::ActualEndDate.is_null())
+                .and_where(placement::Column::Active.eq(true))
+                .and_where(placement::Column::PlannedEndDate.lte(v))
+                .to_owned();
+            all = all.add(C::PersonId.in_subquery(ending));
+        }
         Ok(all)
     }
 }
@@ -536,6 +632,8 @@ impl CandidateFilter {
 pub struct Candidate {
     id: ID,
     profile: CandidateProfile,
+    /// In the job-agreement target-group register (read only through the policy).
+    job_agreement: bool,
 }
 
 #[Object]
@@ -548,6 +646,43 @@ impl Candidate {
     async fn profile(&self) -> &CandidateProfile {
         &self.profile
     }
+    /// Eligible for a job-agreement job (in the target-group register). Special: partners and
+    /// the network see it only where the person's consent names it, caseworkers with
+    /// `special:read`; `null` where it may not be read. Every read is audited.
+    #[graphql(visible = "visible_job_agreement")]
+    async fn job_agreement_eligible(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        let scope = &self.profile.scope;
+        let readable = caller(ctx).is_some_and(|c| {
+            state(ctx)
+                .policy
+                .field(
+                    c,
+                    "sensitive_detail",
+                    "target_group_register",
+                    scope.access,
+                    "Candidate.jobAgreementEligible",
+                )
+                .is_ok()
+        });
+        if !readable {
+            return Ok(None);
+        }
+        scope.check(
+            ctx,
+            "sensitive_detail",
+            "target_group_register",
+            "Candidate.jobAgreementEligible",
+        )?;
+        Ok(Some(self.job_agreement))
+    }
+}
+
+fn visible_job_agreement(ctx: &Context<'_>) -> bool {
+    caller(ctx).is_some_and(|c| {
+        state(ctx)
+            .policy
+            .named_field_visible(c, "sensitive_detail", "target_group_register")
+    })
 }
 
 fn page_size(first: i32) -> Result<usize> {

@@ -61,6 +61,18 @@ pub const RULES: &[(Role, PrivacyClass, Rule)] = &[
     (Steward, Special, Never),
 ];
 
+/// The consent scope that lets partners and the network see job-agreement eligibility.
+pub const SCOPE_JOB_AGREEMENT: &str = "generic_profile_and_job_agreement";
+
+/// Special fields a consent may name explicitly: `(table, column, consent scope)`. Partners and
+/// the network may read these (and filter on them) for a person only while an active consent
+/// that covers them carries that scope; for everyone else the class rule above applies.
+pub const CONSENT_NAMED: &[(&str, &str, &str)] = &[(
+    "sensitive_detail",
+    "target_group_register",
+    SCOPE_JOB_AGREEMENT,
+)];
+
 /// Root entry points and the roles that may use them.
 pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
     (
@@ -129,6 +141,8 @@ pub struct RecordAccess {
     pub in_caseload: bool,
     /// An active consent covers the caller.
     pub consented: bool,
+    /// An active consent that covers the caller names job-agreement eligibility.
+    pub job_agreement: bool,
 }
 
 /// The policy, checked once at start-up.
@@ -206,7 +220,7 @@ impl Policy {
             CaseloadWithScope(scope) => access.in_caseload && caller.has_scope(scope),
             Consented => access.consented,
             Never => false,
-        };
+        } || (consent_named(caller, table, column).is_some() && access.job_agreement);
         if allowed { Ok(class) } else { Err(denied()) }
     }
 
@@ -227,15 +241,36 @@ impl Policy {
             Caseworker => RecordAccess {
                 in_caseload: true,
                 consented: false,
+                job_agreement: false,
             },
             Partner | Network => RecordAccess {
                 in_caseload: false,
                 consented: true,
+                // Per record: see `Policy::job_agreement_ids`.
+                job_agreement: false,
             },
             Dashboard | Steward => RecordAccess {
                 in_caseload: false,
                 consented: false,
+                job_agreement: false,
             },
+        }
+    }
+
+    /// Whether a consent-named field (see [`CONSENT_NAMED`]) can be readable for this caller at
+    /// all: by its class rule, or — for partners and the network — through a consent naming it.
+    pub fn named_field_visible(&self, caller: &Caller, table: &str, column: &str) -> bool {
+        consent_named(caller, table, column).is_some()
+            || privacy::class_of(table, column).is_some_and(|c| self.class_visible(caller, c))
+    }
+
+    /// For partners and the network, the persons whose active consent covering the caller
+    /// names `scope`; `None` for other roles (their class rules apply).
+    pub fn consent_scope_ids(&self, caller: &Caller, scope: &str) -> Option<SelectStatement> {
+        match caller.role {
+            Partner => Some(consented_with(Some(caller.organisation_id), Some(scope))),
+            Network => Some(consented_with(None, Some(scope))),
+            _ => None,
         }
     }
 
@@ -249,6 +284,8 @@ impl Policy {
     ) -> Result<(), Denied> {
         match privacy::class_of(table, column) {
             Some(class) if self.class_visible(caller, class) => Ok(()),
+            // Filtered only among persons whose consent names it (the resolver adds that).
+            Some(_) if consent_named(caller, table, column).is_some() => Ok(()),
             _ => Err(Denied::Field {
                 field: field.to_owned(),
             }),
@@ -327,6 +364,15 @@ pub fn render_markdown() -> String {
     for (role, filter) in ROW_FILTERS {
         out.push_str(&format!("| {} | {filter} |\n", role.as_str()));
     }
+    out.push_str(
+        "\n## Special fields a consent may name\n\n\
+         Partners and the network read these only for persons whose active consent covering them \
+         carries the scope; a filter on them matches only among those persons.\n\n\
+         | field | consent scope |\n|---|---|\n",
+    );
+    for (table, column, scope) in CONSENT_NAMED {
+        out.push_str(&format!("| `{table}.{column}` | `{scope}` |\n"));
+    }
     out.push_str("\n## Entry points\n\n| field | roles |\n|---|---|\n");
     for (entry, roles) in ENTRY_POINTS {
         let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
@@ -353,6 +399,18 @@ pub fn render_markdown() -> String {
         out.push('\n');
     }
     out
+}
+
+/// The consent scope that names `table.column` for this caller's role, if any.
+fn consent_named(caller: &Caller, table: &str, column: &str) -> Option<&'static str> {
+    matches!(caller.role, Partner | Network)
+        .then(|| {
+            CONSENT_NAMED
+                .iter()
+                .find(|(t, c, _)| *t == table && *c == column)
+                .map(|(.., scope)| *scope)
+        })
+        .flatten()
 }
 
 fn rule(role: Role, class: PrivacyClass) -> Option<Rule> {
@@ -396,6 +454,11 @@ fn caseload(organisation_id: i64) -> SelectStatement {
 /// Persons with an active, two-key consent (the person's and a caseworker's approval) for the
 /// network, or — when `partner` is given — for the network or that partner.
 fn consented(partner: Option<i64>) -> SelectStatement {
+    consented_with(partner, None)
+}
+
+/// As [`consented`], and only consents of `scope` when given.
+fn consented_with(partner: Option<i64>, scope: Option<&str>) -> SelectStatement {
     let now = Utc::now();
     let mut audience = Condition::any().add(consent::Column::Audience.eq("network"));
     if let Some(partner) = partner {
@@ -419,7 +482,8 @@ fn consented(partner: Option<i64>) -> SelectStatement {
                         .add(consent::Column::ExpiresAt.is_null())
                         .add(consent::Column::ExpiresAt.gt(now)),
                 )
-                .add(audience),
+                .add(audience)
+                .add_option(scope.map(|s| consent::Column::Scope.eq(s))),
         )
         .to_owned()
 }
@@ -441,6 +505,7 @@ mod tests {
     const IN: RecordAccess = RecordAccess {
         in_caseload: true,
         consented: true,
+        job_agreement: false,
     };
 
     #[test]
@@ -460,6 +525,7 @@ mod tests {
         let outside = RecordAccess {
             in_caseload: false,
             consented: true,
+            job_agreement: false,
         };
         assert!(
             p.field(&cw, "person_identity", "family_name", outside, "x")
