@@ -315,3 +315,114 @@ async fn hidden_root_fields_do_not_exist_through_aliases_or_fragments() {
     assert!(r.body["errors"].is_null(), "{}", r.text);
     env.cleanup().await;
 }
+
+/// Every candidate as `(id, sort value)`, following cursors of `first` at a time.
+async fn ordered(
+    app: &axum::Router,
+    token: &str,
+    order: &str,
+    value: &str,
+) -> Vec<(String, serde_json::Value)> {
+    let mut out = vec![];
+    let mut after = String::new();
+    loop {
+        let q = format!(
+            "{{ candidates(first: 7, orderBy: {order}{after}) {{ pageInfo {{ hasNextPage endCursor }} \
+             edges {{ node {{ id profile {{ {value} }} }} }} }} }}"
+        );
+        let r = send(app, post(&q, Some(token))).await;
+        assert!(r.body["errors"].is_null(), "{}", r.text);
+        let conn = &r.body["data"]["candidates"];
+        for e in conn["edges"].as_array().unwrap() {
+            out.push((
+                e["node"]["id"].as_str().unwrap().to_owned(),
+                e["node"]["profile"][value].clone(),
+            ));
+        }
+        if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            return out;
+        }
+        after = format!(
+            ", after: \"{}\"",
+            conn["pageInfo"]["endCursor"].as_str().unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn candidates_sort_on_readable_fields_with_opaque_keyset_cursors() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let code = importers::sample::PARTNERS[0];
+    let token = env.token(Role::Partner, code, &[]).await;
+    let unordered: BTreeSet<String> = all_ids(&app, &token, "").await.into_iter().collect();
+
+    let rows = ordered(&app, &token, "{ field: AVAILABLE_FROM }", "availableFrom").await;
+    let ids: BTreeSet<String> = rows.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), rows.len(), "no candidate twice across pages");
+    assert_eq!(ids, unordered, "the same candidates as unsorted");
+    let dates: Vec<Option<&str>> = rows.iter().map(|(_, v)| v.as_str()).collect();
+    let known: Vec<&str> = dates.iter().flatten().copied().collect();
+    assert!(
+        known.windows(2).all(|w| w[0] <= w[1]),
+        "ascending: {dates:?}"
+    );
+    let first_unknown = dates
+        .iter()
+        .position(Option::is_none)
+        .unwrap_or(dates.len());
+    assert!(
+        dates[first_unknown..].iter().all(Option::is_none),
+        "unknown last"
+    );
+
+    let rows = ordered(
+        &app,
+        &token,
+        "{ field: HOURS_PER_WEEK, direction: DESC }",
+        "hoursPerWeek",
+    )
+    .await;
+    assert_eq!(rows.len(), unordered.len());
+    let hours: Vec<f64> = rows.iter().filter_map(|(_, v)| v.as_f64()).collect();
+    assert!(
+        hours.windows(2).all(|w| w[0] >= w[1]),
+        "descending: {hours:?}"
+    );
+
+    // No sort key reaches beyond the generic profile, and cursors carry no values.
+    for order in [
+        "{ field: BIRTH_DATE }",
+        "{ field: BSN }",
+        "{ field: HEALTH_NOTES }",
+    ] {
+        let r = send(
+            &app,
+            post(
+                &format!("{{ candidates(orderBy: {order}) {{ edges {{ cursor }} }} }}"),
+                Some(&token),
+            ),
+        )
+        .await;
+        assert!(
+            r.body["data"].is_null() && !r.body["errors"].is_null(),
+            "{}",
+            r.text
+        );
+    }
+    let r = send(
+        &app,
+        post(
+            "{ candidates(first: 3, orderBy: { field: AVAILABLE_FROM }) { edges { cursor node { id } } } }",
+            Some(&token),
+        ),
+    )
+    .await;
+    for e in r.body["data"]["candidates"]["edges"].as_array().unwrap() {
+        assert_eq!(
+            e["cursor"], e["node"]["id"],
+            "the cursor is the sealed id alone"
+        );
+    }
+    env.cleanup().await;
+}

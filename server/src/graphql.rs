@@ -350,23 +350,54 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         filter: Option<CandidateFilter>,
+        order_by: Option<CandidateOrder>,
         after: Option<String>,
         #[graphql(default = 20)] first: i32,
     ) -> Result<Connection<String, Candidate>> {
+        use candidate_profile::Column as C;
         let caller = enter(ctx, "candidates")?;
         let size = page_size(first)?;
         let after = open_cursor(ctx, caller, after)?;
+        let order = order_by.unwrap_or_default();
+        order.check(ctx, caller)?;
         let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
             return Ok(Connection::new(false, false));
         };
-        let mut q = candidate_profile::Entity::find()
-            .filter(candidate_profile::Column::PersonId.in_subquery(visible))
-            .order_by_asc(candidate_profile::Column::PersonId);
+        let mut q = candidate_profile::Entity::find().filter(C::PersonId.in_subquery(visible));
+        let key = order.key_expr();
+        if let Some(key) = &key {
+            q = q.order_by(key.clone(), order.direction.sea());
+        }
+        q = q.order_by_asc(C::PersonId);
         if let Some(filter) = filter {
             q = q.filter(filter.condition(ctx, caller)?);
         }
         if let Some(after) = after {
-            q = q.filter(candidate_profile::Column::PersonId.gt(after));
+            // Keyset pagination: the cursor holds only the sealed person id; the position's sort
+            // value is looked up here, never handed to the client.
+            let position = match &key {
+                None => None,
+                Some(_) => candidate_profile::Entity::find()
+                    .filter(C::PersonId.eq(after))
+                    .one(db(ctx))
+                    .await
+                    .map_err(db_error)?,
+            };
+            q = q.filter(match (&key, position) {
+                (Some(key), Some(row)) => {
+                    let v = order.value_of(&row);
+                    let past = match order.direction {
+                        SortDirection::Asc => key.clone().gt(v.clone()),
+                        SortDirection::Desc => key.clone().lt(v.clone()),
+                    };
+                    Condition::any().add(past).add(
+                        Condition::all()
+                            .add(key.clone().eq(v))
+                            .add(C::PersonId.gt(after)),
+                    )
+                }
+                _ => Condition::all().add(C::PersonId.gt(after)),
+            });
         }
         let mut rows = q
             .limit(size as u64 + 1)
@@ -476,6 +507,130 @@ async fn candidates_of(
             }
         })
         .collect())
+}
+
+/// What to sort candidates by; ties, and the default, go by the candidate's position.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum CandidateSortKey {
+    /// A stable order without meaning.
+    #[default]
+    Position,
+    /// Available from, earliest first (ascending); unknown last.
+    AvailableFrom,
+    /// Hours available per week; unknown last.
+    HoursPerWeek,
+    /// SUWI education level; unknown last.
+    EducationLevel,
+    /// Participation step; unknown last.
+    ParticipationStep,
+}
+
+/// Sort direction.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum SortDirection {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+impl SortDirection {
+    fn sea(self) -> sea_orm::Order {
+        match self {
+            Self::Asc => sea_orm::Order::Asc,
+            Self::Desc => sea_orm::Order::Desc,
+        }
+    }
+}
+
+/// The order of a candidate list. Allowed only on fields the caller may read; cursors stay
+/// opaque (they carry no sort values).
+#[derive(async_graphql::InputObject, Default)]
+pub struct CandidateOrder {
+    /// The sort key.
+    #[graphql(default)]
+    field: CandidateSortKey,
+    /// The direction.
+    #[graphql(default)]
+    direction: SortDirection,
+}
+
+impl CandidateOrder {
+    /// The column and the schema's name for it.
+    fn column(&self) -> Option<(candidate_profile::Column, &'static str, &'static str)> {
+        use candidate_profile::Column as C;
+        Some(match self.field {
+            CandidateSortKey::Position => return None,
+            CandidateSortKey::AvailableFrom => {
+                (C::AvailableFrom, "available_from", "AVAILABLE_FROM")
+            }
+            CandidateSortKey::HoursPerWeek => (C::HoursPerWeek, "hours_per_week", "HOURS_PER_WEEK"),
+            CandidateSortKey::EducationLevel => {
+                (C::EducationLevel, "education_level", "EDUCATION_LEVEL")
+            }
+            CandidateSortKey::ParticipationStep => (
+                C::ParticipationStep,
+                "participation_step",
+                "PARTICIPATION_STEP",
+            ),
+        })
+    }
+
+    /// Asks the policy whether the caller may sort on the key.
+    fn check(&self, ctx: &Context<'_>, caller: &Caller) -> Result<()> {
+        if let Some((_, column, name)) = self.column() {
+            state(ctx)
+                .policy
+                .may_filter(
+                    caller,
+                    "candidate_profile",
+                    column,
+                    &format!("CandidateOrder.{name}"),
+                )
+                .map_err(denied)?;
+        }
+        Ok(())
+    }
+
+    /// The value that stands in for an unknown one, so it sorts last in either direction.
+    fn unknown(&self) -> sea_orm::Value {
+        let asc = self.direction == SortDirection::Asc;
+        match self.field {
+            CandidateSortKey::AvailableFrom => {
+                let d = if asc { (9999, 12, 31) } else { (1, 1, 1) };
+                chrono::NaiveDate::from_ymd_opt(d.0, d.1, d.2)
+                    .expect("valid date")
+                    .into()
+            }
+            CandidateSortKey::HoursPerWeek => (if asc { 1e9 } else { -1.0 }).into(),
+            _ => (if asc { i32::MAX } else { -1 }).into(),
+        }
+    }
+
+    /// The sort expression (unknown values replaced), or `None` for the default order.
+    fn key_expr(&self) -> Option<Expr> {
+        let (col, ..) = self.column()?;
+        Some(
+            sea_orm::sea_query::Func::coalesce([
+                Expr::col((candidate_profile::Entity, col)),
+                Expr::val(self.unknown()),
+            ])
+            .into(),
+        )
+    }
+
+    /// A row's sort value, as the sort expression computes it.
+    fn value_of(&self, m: &candidate_profile::Model) -> sea_orm::Value {
+        let v: Option<sea_orm::Value> = match self.field {
+            CandidateSortKey::Position => None,
+            CandidateSortKey::AvailableFrom => m.available_from.map(Into::into),
+            CandidateSortKey::HoursPerWeek => m.hours_per_week.map(Into::into),
+            CandidateSortKey::EducationLevel => m.education_level.map(Into::into),
+            CandidateSortKey::ParticipationStep => m.participation_step.map(Into::into),
+        };
+        v.unwrap_or_else(|| self.unknown())
+    }
 }
 
 /// Which candidates to list; all given conditions must hold. Each condition is allowed only to
