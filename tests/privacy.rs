@@ -313,6 +313,20 @@ async fn hidden_root_fields_do_not_exist_through_aliases_or_fragments() {
     )
     .await;
     assert!(r.body["errors"].is_null(), "{}", r.text);
+
+    // A batch (a JSON array of requests) is not accepted at all.
+    let batch = serde_json::json!([
+        { "query": "{ me { role } }" },
+        { "query": "{ persons(first: 1) { edges { node { identity { familyName } } } } }" }
+    ]);
+    let req = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {partner}"))
+        .body(axum::body::Body::from(batch.to_string()))
+        .unwrap();
+    let r = send(&app, req).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(!r.text.contains("familyName\":\""), "{}", r.text);
     env.cleanup().await;
 }
 
@@ -424,5 +438,104 @@ async fn candidates_sort_on_readable_fields_with_opaque_keyset_cursors() {
             "the cursor is the sealed id alone"
         );
     }
+    env.cleanup().await;
+}
+
+/// One field of each class, with the type that carries it and a query that reads it for each
+/// kind of entry point.
+const CLASS_FIELDS: [(model::privacy::PrivacyClass, &str, &str); 5] = {
+    use model::privacy::PrivacyClass::*;
+    [
+        (Public, "Organisation", "name"),
+        (Generic, "CandidateProfile", "skills"),
+        (Internal, "SensitiveDetail", "wageValuePct"),
+        (Personal, "PersonIdentity", "familyName"),
+        (Special, "SensitiveDetail", "healthNotes"),
+    ]
+};
+
+/// The query that reads a class's field through the role's own entry points.
+fn read_query(role: Role, class: model::privacy::PrivacyClass) -> &'static str {
+    use model::privacy::PrivacyClass::*;
+    match (role, class) {
+        (_, Public) => "{ organisations { name } }",
+        (Role::Caseworker, Generic) => {
+            "{ persons(first: 50) { edges { node { profile { skills } } } } }"
+        }
+        (_, Generic) => "{ candidates(first: 50) { edges { node { profile { skills } } } } }",
+        (_, Internal) => "{ persons(first: 50) { edges { node { sensitive { wageValuePct } } } } }",
+        (_, Personal) => "{ persons(first: 50) { edges { node { identity { familyName } } } } }",
+        (_, Special) => "{ persons(first: 50) { edges { node { sensitive { healthNotes } } } } }",
+    }
+}
+
+/// The policy's rules, role × class, checked against the schema each role introspects and the
+/// answers it gets: allowed fields come back, forbidden ones are absent and refused.
+#[tokio::test]
+async fn every_role_and_class_behaves_as_the_policy_says() {
+    use server::policy::{RULES, Rule};
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let org_for = |role: Role| match role {
+        Role::Caseworker | Role::Steward => "gemeente-amsterdam",
+        Role::Partner => importers::sample::PARTNERS[0],
+        Role::Network | Role::Dashboard => "sociaal-werkkoepel",
+    };
+    let mut checked = 0;
+    for (role, class, rule) in RULES {
+        let scopes: &[&[&str]] = match rule {
+            Rule::CaseloadWithScope(s) => &[&[], &[s]],
+            _ => &[&[]],
+        };
+        for scopes in scopes {
+            let allowed = match rule {
+                Rule::Never => false,
+                Rule::CaseloadWithScope(s) => scopes.contains(s),
+                _ => true,
+            };
+            let token = env.token(*role, org_for(*role), scopes).await;
+            let (_, ty, field) = CLASS_FIELDS.iter().find(|(c, ..)| c == class).unwrap();
+            let r = send(
+                &app,
+                post(
+                    &format!("{{ __type(name: \"{ty}\") {{ fields {{ name }} }} }}"),
+                    Some(&token),
+                ),
+            )
+            .await;
+            let introspected = r.body["data"]["__type"]["fields"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["name"] == *field));
+            assert_eq!(
+                introspected, allowed,
+                "{role} {scopes:?} introspects {ty}.{field}"
+            );
+
+            let r = send(&app, post(read_query(*role, *class), Some(&token))).await;
+            let text = &r.text;
+            if allowed {
+                assert!(
+                    r.body["errors"].is_null(),
+                    "{role} {scopes:?} {class:?}: {text}"
+                );
+                assert!(
+                    text.contains(&format!("\"{field}\":")),
+                    "{role} {class:?}: {text}"
+                );
+            } else {
+                assert!(
+                    !r.body["errors"].is_null(),
+                    "{role} {scopes:?} {class:?}: {text}"
+                );
+                assert!(
+                    !text.contains(&format!("\"{field}\":\""))
+                        && !text.contains(&format!("\"{field}\":[")),
+                    "{role} {class:?} got a value: {text}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, RULES.len() + 1, "every rule, the scoped one twice");
     env.cleanup().await;
 }
