@@ -10,7 +10,7 @@ use common::{TestEnv, post, send};
 use jsonwebtoken::{EncodingKey, Header};
 use model::Role;
 use model::entity::{api_token, audit_event, person_identity};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
 
 const MUNICIPALITY: &str = "gemeente-amsterdam";
 const NETWORK: &str = "sociaal-werkkoepel";
@@ -229,15 +229,40 @@ async fn caseworkers_see_their_caseload_and_reads_are_audited() {
     let special = env
         .token(Role::Caseworker, MUNICIPALITY, &["special:read"])
         .await;
+    let query = "{ persons(first: 5) { edges { node { sensitive { healthNotes } } } } }";
+    // Special fields need a processing purpose, named per request.
+    let r = send(&app, post(query, Some(&special))).await;
+    assert_eq!(
+        r.body["errors"][0]["extensions"]["code"], "PURPOSE_REQUIRED",
+        "{}",
+        r.text
+    );
     let r = send(
         &app,
-        post(
-            "{ persons(first: 5) { edges { node { sensitive { healthNotes } } } } }",
-            Some(&special),
-        ),
+        common::with_purpose(post(query, Some(&special)), "no such purpose"),
     )
     .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let mut req = common::with_purpose(post(query, Some(&special)), "transition_planning");
+    req.headers_mut().insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    let r = send(&app, req).await;
     assert!(r.body["errors"].is_null(), "{}", r.text);
+    let last = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .expect("the read was audited");
+    assert_eq!(last.purpose, "transition_planning");
+    assert_eq!(
+        last.trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
 
     // A person outside the caseload is `null`, not an error.
     let other = env.token(Role::Caseworker, "uwv", &[]).await;

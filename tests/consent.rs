@@ -215,13 +215,19 @@ async fn job_agreement_eligibility_reaches_a_partner_only_where_the_consent_name
     let (p0, p1) = (PARTNERS[0], PARTNERS[1]);
 
     // A registered person in the caseload whom no active consent covers yet.
-    let r = gql(
+    let r = send(
         &app,
-        &caseworker,
-        "{ persons(first: 100) { edges { node { id consents { status } \
-           sensitive { targetGroupRegister } } } } }",
+        common::with_purpose(
+            post(
+                "{ persons(first: 100) { edges { node { id consents { status } \
+                   sensitive { targetGroupRegister } } } } }",
+                Some(&caseworker),
+            ),
+            "matching",
+        ),
     )
-    .await;
+    .await
+    .body;
     let person_id = r["data"]["persons"]["edges"]
         .as_array()
         .expect("persons")

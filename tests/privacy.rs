@@ -511,7 +511,11 @@ async fn every_role_and_class_behaves_as_the_policy_says() {
                 "{role} {scopes:?} introspects {ty}.{field}"
             );
 
-            let r = send(&app, post(read_query(*role, *class), Some(&token))).await;
+            let req = common::with_purpose(
+                post(read_query(*role, *class), Some(&token)),
+                "case_management",
+            );
+            let r = send(&app, req).await;
             let text = &r.text;
             if allowed {
                 assert!(

@@ -14,8 +14,21 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 
-/// The processing purpose recorded for caseworker reads (Logboek Dataverwerkingen "verwerking").
+/// The processing purpose recorded when a request names none (personal fields only; special
+/// fields need a named purpose). Logboek Dataverwerkingen: the "verwerkingsactiviteit".
 pub const PURPOSE_CASE_MANAGEMENT: &str = "case_management";
+
+/// The purposes a request may name in the `X-Purpose` header.
+pub const PURPOSES: &[&str] = &[
+    "case_management",
+    "matching",
+    "transition_planning",
+    "benefit_assessment",
+    "complaint_handling",
+];
+
+/// The header that names the processing purpose of a request.
+pub const PURPOSE_HEADER: &str = "x-purpose";
 
 /// Hash of the event before the first one.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -41,6 +54,22 @@ impl AuditCollector {
     }
 }
 
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if valid.
+pub fn trace_id_from(traceparent: Option<&str>) -> Option<String> {
+    let mut parts = traceparent?.split('-');
+    let (_version, trace) = (parts.next()?, parts.next()?);
+    (trace.len() == 32
+        && trace
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && trace != "0".repeat(32))
+    .then(|| trace.to_owned())
+}
+
+/// The processing purpose a request named, as request data for the resolvers.
+#[derive(Debug, Clone)]
+pub struct Purpose(pub Option<String>);
+
 /// Context of the request an audit event belongs to.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -48,6 +77,10 @@ pub struct RequestContext {
     pub request_id: String,
     /// The GraphQL operation name, when given.
     pub operation_name: Option<String>,
+    /// The processing purpose the request named (`X-Purpose`), when it named one.
+    pub purpose: Option<String>,
+    /// The trace id: from a W3C `traceparent` header, or generated for the request.
+    pub trace_id: String,
 }
 
 /// Writes the collected reads as audit events in one transaction, chaining their hashes.
@@ -77,6 +110,10 @@ pub async fn flush(
         .map_or_else(|| GENESIS_HASH.to_owned(), |e| e.hash);
     let now = Utc::now().trunc_subsecs(6);
     let count = reads.len();
+    let purpose = request
+        .purpose
+        .as_deref()
+        .unwrap_or(PURPOSE_CASE_MANAGEMENT);
     for (pseudonym, fields) in reads {
         let fields = serde_json::json!(fields);
         let hash = event_hash(
@@ -87,9 +124,10 @@ pub async fn flush(
             Some(caller.organisation_id),
             &pseudonym,
             &fields,
-            PURPOSE_CASE_MANAGEMENT,
+            purpose,
             request.operation_name.as_deref(),
             &request.request_id,
+            Some(&request.trace_id),
         );
         audit_event::ActiveModel {
             occurred_at: Set(now),
@@ -98,10 +136,10 @@ pub async fn flush(
             organisation_id: Set(Some(caller.organisation_id)),
             person_pseudonym: Set(pseudonym),
             fields: Set(fields),
-            purpose: Set(PURPOSE_CASE_MANAGEMENT.to_owned()),
+            purpose: Set(purpose.to_owned()),
             operation_name: Set(request.operation_name.clone()),
             request_id: Set(request.request_id.clone()),
-            trace_id: Set(None),
+            trace_id: Set(Some(request.trace_id.clone())),
             prev_hash: Set(prev.clone()),
             hash: Set(hash.clone()),
             created_at: Set(now),
@@ -129,6 +167,7 @@ fn event_hash(
     purpose: &str,
     operation_name: Option<&str>,
     request_id: &str,
+    trace_id: Option<&str>,
 ) -> String {
     let mut h = Sha256::new();
     for part in [
@@ -144,6 +183,11 @@ fn event_hash(
         request_id,
     ] {
         h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    // Events written before trace ids were recorded hash as they did then.
+    if let Some(t) = trace_id {
+        h.update(t.as_bytes());
         h.update([0u8]);
     }
     hex::encode(h.finalize())
@@ -162,6 +206,7 @@ fn stored_hash(e: &audit_event::Model) -> String {
         &e.purpose,
         e.operation_name.as_deref(),
         &e.request_id,
+        e.trace_id.as_deref(),
     )
 }
 

@@ -976,6 +976,20 @@ impl RecordScope {
             .policy
             .field(caller, table, column, self.access, field)
             .map_err(denied)?;
+        if class == PrivacyClass::Special
+            && caller.role == model::Role::Caseworker
+            && ctx
+                .data_opt::<crate::audit::Purpose>()
+                .is_none_or(|p| p.0.is_none())
+        {
+            return Err(Error::new(format!(
+                "reading `{field}` (special) needs a processing purpose: send the header \
+                 `{}: <purpose>`, one of {}",
+                crate::audit::PURPOSE_HEADER,
+                crate::audit::PURPOSES.join(", ")
+            ))
+            .extend_with(|_, e| e.set("code", "PURPOSE_REQUIRED")));
+        }
         if class >= PrivacyClass::Personal {
             if let Some(collector) = ctx.data_opt::<Arc<AuditCollector>>() {
                 let pseudonym = self.bsn_pseudonym.clone().unwrap_or_else(|| {
@@ -1055,6 +1069,10 @@ impl AuditEvent {
     /// Request id (the `x-request-id` response header).
     async fn request_id(&self) -> &str {
         &self.m.request_id
+    }
+    /// Trace id: from the request's W3C `traceparent` header, or generated for it.
+    async fn trace_id(&self) -> Option<&str> {
+        self.m.trace_id.as_deref()
     }
     /// Hash of the previous event.
     async fn prev_hash(&self) -> &str {

@@ -249,12 +249,33 @@ async fn execute(
             _ => None,
         }
     });
+    let purpose = match headers.get(audit::PURPOSE_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(p)) if audit::PURPOSES.contains(&p.trim()) => Some(p.trim().to_owned()),
+        Some(_) => {
+            return request_error(
+                &headers,
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "`{}` must name a processing purpose: one of {}",
+                    audit::PURPOSE_HEADER,
+                    audit::PURPOSES.join(", ")
+                ),
+            );
+        }
+    };
+    let trace_id = audit::trace_id_from(headers.get("traceparent").and_then(|v| v.to_str().ok()))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let context = RequestContext {
         request_id: request_id(&headers),
         operation_name,
+        purpose,
+        trace_id,
     };
     let collector = std::sync::Arc::new(AuditCollector::default());
-    let mut request = request.data(collector.clone());
+    let mut request = request
+        .data(collector.clone())
+        .data(audit::Purpose(context.purpose.clone()));
     if let Some(c) = caller.clone() {
         request = request.data::<Caller>(c);
     }

@@ -225,3 +225,11 @@ pub fn post(query: &str, token: Option<&str>) -> Request<Body> {
     ))
     .unwrap()
 }
+
+/// The request with a processing purpose (`X-Purpose`), as special reads need.
+#[allow(dead_code)]
+pub fn with_purpose(mut req: Request<Body>, purpose: &str) -> Request<Body> {
+    req.headers_mut()
+        .insert("x-purpose", purpose.parse().expect("a header value"));
+    req
+}
