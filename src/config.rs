@@ -42,14 +42,27 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Largest request body in bytes.
     pub body_limit_bytes: usize,
+    /// Deepest selection nesting a query may have.
+    pub max_query_depth: usize,
+    /// Highest query complexity (fields weighted by page sizes).
+    pub max_query_complexity: usize,
+    /// Largest `first` a list accepts.
+    pub max_page_size: usize,
+    /// Most aliased fields a query may use.
+    pub max_aliases: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        let limits = server::ServerSettings::default();
         Self {
             listen: "127.0.0.1:8080".into(),
             request_timeout_secs: 30,
-            body_limit_bytes: 256 * 1024,
+            body_limit_bytes: limits.body_limit,
+            max_query_depth: limits.max_depth,
+            max_query_complexity: limits.max_complexity,
+            max_page_size: limits.max_page,
+            max_aliases: limits.max_aliases,
         }
     }
 }

@@ -395,6 +395,10 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
     let settings = server::ServerSettings {
         request_timeout: Duration::from_secs(s.request_timeout_secs),
         body_limit: s.body_limit_bytes,
+        max_depth: s.max_query_depth,
+        max_complexity: s.max_query_complexity,
+        max_page: s.max_page_size,
+        max_aliases: s.max_aliases,
     };
     // The scheduler runs beside the server; it shares only the database with it.
     let scheduler = if loaded.settings.sources.is_empty() {

@@ -474,3 +474,46 @@ async fn each_role_introspects_only_its_own_schema() {
     }
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn abuse_limits_are_configurable_and_refusals_name_them() {
+    let env = TestEnv::with_sample().await;
+    let settings = server::ServerSettings {
+        max_depth: 5,
+        max_aliases: 3,
+        max_page: 5,
+        ..Default::default()
+    };
+    let state = server::AppState::new(
+        env.db.clone(),
+        env.tokens.clone(),
+        env.protector.clone(),
+        settings,
+    )
+    .unwrap();
+    let app = server::app(state);
+    let token = env.token(Role::Caseworker, MUNICIPALITY, &[]).await;
+    let ask = |q: String| {
+        let app = app.clone();
+        let token = token.clone();
+        async move { send(&app, post(&q, Some(&token))).await }
+    };
+    let aliases: String = (0..4).map(|i| format!("a{i}: __typename ")).collect();
+    let r = ask(format!("{{ {aliases} }}")).await;
+    assert!(
+        r.text.contains("4 aliases") && r.text.contains("max_aliases"),
+        "{}",
+        r.text
+    );
+    let r = ask("{ persons(first: 6) { edges { node { id } } } }".into()).await;
+    assert!(r.text.contains("max_page_size"), "{}", r.text);
+    let r = ask("{ persons(first: 5) { edges { node { profile { skills } } } } }".into()).await;
+    assert!(r.body["errors"].is_null(), "within the limits: {}", r.text);
+    let r = ask(
+        "{ persons(first: 5) { edges { node { placements { organisation { name } } } } } }".into(),
+    )
+    .await;
+    assert!(r.text.contains("nested too deep"), "{}", r.text);
+    assert!(r.body["data"].is_null(), "nothing executed: {}", r.text);
+    env.cleanup().await;
+}

@@ -28,15 +28,18 @@ use crate::policy::{Denied, RecordAccess, SCOPE_JOB_AGREEMENT};
 /// The schema werkbrug serves.
 pub type WerkbrugSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Largest page a list query returns.
-pub const MAX_PAGE: usize = 100;
-
-/// Builds the schema; request data (caller, audit collector) is added per request.
+/// Builds the schema with the configured limits; request data (caller, audit collector) is
+/// added per request.
 pub fn build_schema(state: Option<AppState>) -> WerkbrugSchema {
+    let limits = state
+        .as_ref()
+        .map(|s| s.settings.clone())
+        .unwrap_or_default();
     let mut builder = Schema::build(Query, Mutation, EmptySubscription)
-        .limit_depth(12)
-        .limit_complexity(2_000)
-        .extension(crate::visibility::HiddenRootFields);
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(crate::visibility::HiddenRootFields)
+        .extension(crate::visibility::AliasLimit(limits.max_aliases));
     if let Some(state) = state {
         builder = builder.data(state);
     }
@@ -215,7 +218,7 @@ impl Query {
             q = q.filter(import_run::Column::SourceId.eq(id));
         }
         let runs = q
-            .limit(page_size(first)? as u64)
+            .limit(page_size(ctx, first)? as u64)
             .all(db)
             .await
             .map_err(db_error)?;
@@ -280,7 +283,7 @@ impl Query {
             }
         }
         let rows = q
-            .limit(page_size(first)? as u64)
+            .limit(page_size(ctx, first)? as u64)
             .all(db(ctx))
             .await
             .map_err(db_error)?;
@@ -296,7 +299,7 @@ impl Query {
         #[graphql(default = 20)] first: i32,
     ) -> Result<Connection<String, Person>> {
         let caller = enter(ctx, "persons")?;
-        let size = page_size(first)?;
+        let size = page_size(ctx, first)?;
         let after = open_cursor(ctx, caller, after)?;
         let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
             return Ok(Connection::new(false, false));
@@ -356,7 +359,7 @@ impl Query {
     ) -> Result<Connection<String, Candidate>> {
         use candidate_profile::Column as C;
         let caller = enter(ctx, "candidates")?;
-        let size = page_size(first)?;
+        let size = page_size(ctx, first)?;
         let after = open_cursor(ctx, caller, after)?;
         let order = order_by.unwrap_or_default();
         order.check(ctx, caller)?;
@@ -840,11 +843,12 @@ fn visible_job_agreement(ctx: &Context<'_>) -> bool {
     })
 }
 
-fn page_size(first: i32) -> Result<usize> {
+fn page_size(ctx: &Context<'_>, first: i32) -> Result<usize> {
+    let max = state(ctx).settings.max_page;
     match usize::try_from(first) {
-        Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(Error::new(format!(
-            "`first` must be between 1 and {MAX_PAGE}"
+            "`first` must be between 1 and {max} ([server] max_page_size)"
         ))),
     }
 }
@@ -1239,7 +1243,7 @@ impl ImportRun {
             .filter(rejected_row::Column::ImportRunId.eq(self.m.id))
             .order_by_asc(rejected_row::Column::Id)
             .offset(Ord::max(offset, 0) as u64)
-            .limit(page_size(first)? as u64)
+            .limit(page_size(ctx, first)? as u64)
             .all(db(ctx))
             .await
             .map_err(db_error)?;

@@ -24,6 +24,14 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Deepest selection nesting a query may have.
+    pub max_depth: usize,
+    /// Highest complexity (fields, weighted by page sizes) a query may have.
+    pub max_complexity: usize,
+    /// Largest `first` a list accepts.
+    pub max_page: usize,
+    /// Most aliased fields a query may use.
+    pub max_aliases: usize,
 }
 
 impl Default for ServerSettings {
@@ -31,6 +39,10 @@ impl Default for ServerSettings {
         Self {
             request_timeout: Duration::from_secs(30),
             body_limit: 256 * 1024,
+            max_depth: 12,
+            max_complexity: 2_000,
+            max_page: 100,
+            max_aliases: 30,
         }
     }
 }

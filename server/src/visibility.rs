@@ -1,7 +1,9 @@
+//! Checks on the parsed document, before validation and execution.
+//!
 //! Root fields a caller's role may not use do not exist for that caller: a request naming one
 //! fails validation with the same "Unknown field" error as a field that was never there.
-//! async-graphql applies `visible` to introspection only, so this extension applies the policy's
-//! entry-point rule to the parsed document before validation.
+//! async-graphql applies `visible` to introspection only, so [`HiddenRootFields`] applies the
+//! policy's entry-point rule to the parsed document. [`AliasLimit`] refuses alias floods.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -91,4 +93,61 @@ fn first_hidden(
         }
     }
     None
+}
+
+/// Refuses documents with more aliased fields than allowed (`[server] max_aliases`).
+pub struct AliasLimit(pub usize);
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasLimitExtension(self.0))
+    }
+}
+
+struct AliasLimitExtension(usize);
+
+#[async_trait::async_trait]
+impl Extension for AliasLimitExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let mut count = 0;
+        for (_, op) in doc.operations.iter() {
+            count += aliases(&op.node.selection_set);
+        }
+        for f in doc.fragments.values() {
+            count += aliases(&f.node.selection_set);
+        }
+        if count > self.0 {
+            return Err(ServerError::new(
+                format!(
+                    "the query uses {count} aliases; at most {} are allowed ([server] max_aliases)",
+                    self.0
+                ),
+                None,
+            ));
+        }
+        Ok(doc)
+    }
+}
+
+/// Aliased fields in a selection set, nested ones included (fragment spreads counted where the
+/// fragment is defined).
+fn aliases(set: &Positioned<SelectionSet>) -> usize {
+    set.node
+        .items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some()) + aliases(&f.node.selection_set)
+            }
+            Selection::InlineFragment(f) => aliases(&f.node.selection_set),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
 }
