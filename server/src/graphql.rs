@@ -123,11 +123,15 @@ fn denied(d: Denied) -> Error {
     Error::new(d.to_string()).extend_with(|_, e| e.set("code", code))
 }
 
+/// A database error as the client sees it: a generic message and an id; the operator finds the
+/// error under that id in the log.
 fn db_error(e: sea_orm::DbErr) -> Error {
-    tracing::error!(error = %e, "database error in resolver");
-    Error::new(
-        "internal database error; the request id in the response headers helps the operator find it",
-    )
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    tracing::error!(error_id = %id, error = %e, "database error in resolver");
+    Error::new(format!(
+        "internal database error (error id {id}); the operator finds the cause in the log"
+    ))
+    .extend_with(|_, ext| ext.set("code", "INTERNAL"))
 }
 
 /// The root query.

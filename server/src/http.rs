@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(Shared { state, schema })
+        .layer(panic_guard())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
@@ -60,6 +61,21 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Turns a panic while answering one request into a 500 for that request alone; the panic's
+/// message (which might quote data) is neither answered nor logged, only where it happened.
+fn panic_guard()
+-> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
+    fn answer(_: Box<dyn std::any::Any + Send>) -> Response {
+        tracing::error!("a request handler panicked; answered 500");
+        let body = serde_json::json!({ "errors": [{
+            "message": "internal error; the request id in the response headers helps the operator find it",
+            "extensions": { "code": "INTERNAL" }
+        }] });
+        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    }
+    tower_http::catch_panic::CatchPanicLayer::custom(answer as fn(_) -> Response)
 }
 
 /// Serves the application on `listener` until SIGTERM or Ctrl-C, then drains open requests.
@@ -381,4 +397,44 @@ fn graphql_response(headers: &HeaderMap, response: async_graphql::Response) -> R
     let body = serde_json::to_value(&response)
         .unwrap_or_else(|_| error_body("response could not be encoded", "INTERNAL"));
     json_response(headers, status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panic_answers_500_without_its_message_and_the_next_request_is_served() {
+        async fn boom() -> &'static str {
+            panic!("BSN 123456782 in a panic message")
+        }
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "ok" }))
+            .layer(panic_guard());
+        let resp = app
+            .clone()
+            .oneshot(
+                Request::get("/boom")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("INTERNAL") && !text.contains("123456782"),
+            "{text}"
+        );
+        let resp = app
+            .oneshot(Request::get("/ok").body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
 }
