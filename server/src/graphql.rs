@@ -305,11 +305,14 @@ impl Query {
         let caller = enter(ctx, "persons")?;
         let size = page_size(ctx, first)?;
         let after = open_cursor(ctx, caller, after)?;
-        let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
+        let Some(visible) = state(ctx)
+            .policy
+            .visible(caller, Expr::col((person::Entity, person::Column::Id)))
+        else {
             return Ok(Connection::new(false, false));
         };
         let mut q = person::Entity::find()
-            .filter(person::Column::Id.in_subquery(visible))
+            .filter(visible)
             .order_by_asc(person::Column::Id);
         if let Some(after) = after {
             q = q.filter(person::Column::Id.gt(after));
@@ -335,11 +338,14 @@ impl Query {
         let Some(id) = state(ctx).protector.open_id(&caller.organisation_code, &id) else {
             return Ok(None);
         };
-        let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
+        let Some(visible) = state(ctx)
+            .policy
+            .visible(caller, Expr::col((person::Entity, person::Column::Id)))
+        else {
             return Ok(None);
         };
         let row = person::Entity::find_by_id(id)
-            .filter(person::Column::Id.in_subquery(visible))
+            .filter(visible)
             .one(db(ctx))
             .await
             .map_err(db_error)?;
@@ -367,10 +373,13 @@ impl Query {
         let after = open_cursor(ctx, caller, after)?;
         let order = order_by.unwrap_or_default();
         order.check(ctx, caller)?;
-        let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
+        let Some(visible) = state(ctx)
+            .policy
+            .visible(caller, Expr::col((candidate_profile::Entity, C::PersonId)))
+        else {
             return Ok(Connection::new(false, false));
         };
-        let mut q = candidate_profile::Entity::find().filter(C::PersonId.in_subquery(visible));
+        let mut q = candidate_profile::Entity::find().filter(visible);
         let key = order.key_expr();
         if let Some(key) = &key {
             q = q.order_by(key.clone(), order.direction.sea());
@@ -414,8 +423,14 @@ impl Query {
         let has_next = rows.len() > size;
         rows.truncate(size);
         let mut conn = Connection::new(after.is_some(), has_next);
+        let wants = ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("jobAgreementEligible")
+            .exists();
         conn.edges.extend(
-            candidates_of(ctx, caller, rows)
+            candidates_of(ctx, caller, rows, wants)
                 .await?
                 .into_iter()
                 .map(|c| Edge::new(c.id.to_string(), c)),
@@ -430,16 +445,23 @@ impl Query {
         let Some(id) = state(ctx).protector.open_id(&caller.organisation_code, &id) else {
             return Ok(None);
         };
-        let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
+        let Some(visible) = state(ctx).policy.visible(
+            caller,
+            Expr::col((
+                candidate_profile::Entity,
+                candidate_profile::Column::PersonId,
+            )),
+        ) else {
             return Ok(None);
         };
         let row = candidate_profile::Entity::find()
             .filter(candidate_profile::Column::PersonId.eq(id))
-            .filter(candidate_profile::Column::PersonId.in_subquery(visible))
+            .filter(visible)
             .one(db(ctx))
             .await
             .map_err(db_error)?;
-        Ok(candidates_of(ctx, caller, row.into_iter().collect())
+        let wants = ctx.look_ahead().field("jobAgreementEligible").exists();
+        Ok(candidates_of(ctx, caller, row.into_iter().collect(), wants)
             .await?
             .pop())
     }
@@ -458,41 +480,58 @@ fn open_cursor(ctx: &Context<'_>, caller: &Caller, after: Option<String>) -> Res
 }
 
 /// Candidates as the caller sees them, with what each record's consent lets the caller read.
+/// `wants_job_agreement`: whether the query selects `jobAgreementEligible` (the consent and
+/// register lookups are skipped when it does not).
 async fn candidates_of(
     ctx: &Context<'_>,
     caller: &Caller,
     rows: Vec<candidate_profile::Model>,
+    wants_job_agreement: bool,
 ) -> Result<Vec<Candidate>> {
     let st = state(ctx);
-    let ids: Vec<i64> = rows.iter().map(|m| m.person_id).collect();
+    let ids: Vec<i64> = if wants_job_agreement {
+        rows.iter().map(|m| m.person_id).collect()
+    } else {
+        vec![]
+    };
     // Persons whose consent covering the caller names job-agreement eligibility (partners and
     // the network); for other roles the class rule decides.
-    let named: std::collections::HashSet<i64> =
-        match st.policy.consent_scope_ids(caller, SCOPE_JOB_AGREEMENT) {
-            Some(sub) if !ids.is_empty() => candidate_profile::Entity::find()
-                .select_only()
-                .column(candidate_profile::Column::PersonId)
-                .filter(candidate_profile::Column::PersonId.is_in(ids.clone()))
-                .filter(candidate_profile::Column::PersonId.in_subquery(sub))
-                .into_tuple::<i64>()
-                .all(db(ctx))
-                .await
-                .map_err(db_error)?
-                .into_iter()
-                .collect(),
-            _ => Default::default(),
-        };
-    let registers: HashMap<i64, Option<String>> = sensitive_detail::Entity::find()
-        .select_only()
-        .column(sensitive_detail::Column::PersonId)
-        .column(sensitive_detail::Column::TargetGroupRegister)
-        .filter(sensitive_detail::Column::PersonId.is_in(ids))
-        .into_tuple::<(i64, Option<String>)>()
-        .all(db(ctx))
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .collect();
+    let named: std::collections::HashSet<i64> = match st.policy.consent_scope(
+        caller,
+        SCOPE_JOB_AGREEMENT,
+        Expr::col((
+            candidate_profile::Entity,
+            candidate_profile::Column::PersonId,
+        )),
+    ) {
+        Some(cond) if !ids.is_empty() => candidate_profile::Entity::find()
+            .select_only()
+            .column(candidate_profile::Column::PersonId)
+            .filter(candidate_profile::Column::PersonId.is_in(ids.clone()))
+            .filter(cond)
+            .into_tuple::<i64>()
+            .all(db(ctx))
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .collect(),
+        _ => Default::default(),
+    };
+    let registers: HashMap<i64, Option<String>> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        sensitive_detail::Entity::find()
+            .select_only()
+            .column(sensitive_detail::Column::PersonId)
+            .column(sensitive_detail::Column::TargetGroupRegister)
+            .filter(sensitive_detail::Column::PersonId.is_in(ids))
+            .into_tuple::<(i64, Option<String>)>()
+            .all(db(ctx))
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .collect()
+    };
     Ok(rows
         .into_iter()
         .map(|m| {
@@ -764,8 +803,12 @@ impl CandidateFilter {
             } else {
                 C::PersonId.not_in_subquery(registered)
             });
-            if let Some(named) = policy.consent_scope_ids(caller, SCOPE_JOB_AGREEMENT) {
-                all = all.add(C::PersonId.in_subquery(named));
+            if let Some(named) = policy.consent_scope(
+                caller,
+                SCOPE_JOB_AGREEMENT,
+                Expr::col((candidate_profile::Entity, C::PersonId)),
+            ) {
+                all = all.add(named);
             }
         }
         if let Some(v) = self.placement_ending_before {
@@ -1557,12 +1600,15 @@ fn not_in_caseload(what: &str) -> Error {
 
 /// Whether the person is in the caller's caseload (the policy's row filter).
 async fn in_caseload(ctx: &Context<'_>, caller: &Caller, person_id: i64) -> Result<bool> {
-    let Some(visible) = state(ctx).policy.visible_person_ids(caller) else {
+    let Some(visible) = state(ctx)
+        .policy
+        .visible(caller, Expr::col((person::Entity, person::Column::Id)))
+    else {
         return Ok(false);
     };
     let found = person::Entity::find()
         .filter(person::Column::Id.eq(person_id))
-        .filter(person::Column::Id.in_subquery(visible))
+        .filter(visible)
         .one(db(ctx))
         .await
         .map_err(db_error)?;

@@ -224,13 +224,19 @@ impl Policy {
         if allowed { Ok(class) } else { Err(denied()) }
     }
 
-    /// The ids of the persons the caller may see at all, as a subquery; `None` when it sees none.
-    /// Evaluated on every request, so revoked or expired consent takes effect at once.
-    pub fn visible_person_ids(&self, caller: &Caller) -> Option<SelectStatement> {
+    /// The persons the caller may see at all, as a condition on the person-id column
+    /// `person_id` of the outer query; `None` when it sees none. Evaluated on every request, so
+    /// revoked or expired consent takes effect at once. Consent is tested per row (`EXISTS` on
+    /// the consent's person index), so a page costs its own rows, not every consent.
+    pub fn visible(&self, caller: &Caller, person_id: Expr) -> Option<Expr> {
         match caller.role {
-            Caseworker => Some(caseload(caller.organisation_id)),
-            Partner => Some(consented(Some(caller.organisation_id))),
-            Network => Some(consented(None)),
+            Caseworker => Some(person_id.in_subquery(caseload(caller.organisation_id))),
+            Partner => Some(consent_exists(
+                Some(caller.organisation_id),
+                None,
+                person_id,
+            )),
+            Network => Some(consent_exists(None, None, person_id)),
             Dashboard | Steward => None,
         }
     }
@@ -264,14 +270,16 @@ impl Policy {
             || privacy::class_of(table, column).is_some_and(|c| self.class_visible(caller, c))
     }
 
-    /// For partners and the network, the persons whose active consent covering the caller
-    /// names `scope`; `None` for other roles (their class rules apply).
-    pub fn consent_scope_ids(&self, caller: &Caller, scope: &str) -> Option<SelectStatement> {
-        match caller.role {
-            Partner => Some(consented_with(Some(caller.organisation_id), Some(scope))),
-            Network => Some(consented_with(None, Some(scope))),
-            _ => None,
-        }
+    /// For partners and the network, whether an active consent covering the caller that names
+    /// `scope` exists for the person in the outer query's `person_id`; `None` for other roles
+    /// (their class rules apply).
+    pub fn consent_scope(&self, caller: &Caller, scope: &str, person_id: Expr) -> Option<Expr> {
+        let partner = match caller.role {
+            Partner => Some(caller.organisation_id),
+            Network => None,
+            _ => return None,
+        };
+        Some(consent_exists(partner, Some(scope), person_id))
     }
 
     /// Whether the caller may filter or sort on `table.column` (only on what it may read).
@@ -293,7 +301,7 @@ impl Policy {
     }
 }
 
-/// Which persons each role may see at all, in words; the queries are [`Policy::visible_person_ids`].
+/// Which persons each role may see at all, in words; the queries are [`Policy::visible`].
 pub const ROW_FILTERS: &[(Role, &str)] = &[
     (
         Caseworker,
@@ -451,13 +459,16 @@ fn caseload(organisation_id: i64) -> SelectStatement {
         .to_owned()
 }
 
-/// Persons with an active, two-key consent (the person's and a caseworker's approval) for the
-/// network, or — when `partner` is given — for the network or that partner.
-fn consented(partner: Option<i64>) -> SelectStatement {
-    consented_with(partner, None)
+/// Whether an active consent (see [`consented_with`]) exists for the outer query's `person_id`.
+fn consent_exists(partner: Option<i64>, scope: Option<&str>, person_id: Expr) -> Expr {
+    let mut q = consented_with(partner, scope);
+    q.and_where(Expr::col((consent::Entity, consent::Column::PersonId)).eq(person_id));
+    Expr::exists(q)
 }
 
-/// As [`consented`], and only consents of `scope` when given.
+/// Persons with an active, two-key consent (the person's and a caseworker's approval) for the
+/// network, or — when `partner` is given — for the network or that partner; only consents of
+/// `scope` when given.
 fn consented_with(partner: Option<i64>, scope: Option<&str>) -> SelectStatement {
     let now = Utc::now();
     let mut audience = Condition::any().add(consent::Column::Audience.eq("network"));
