@@ -145,7 +145,13 @@ async fn consent_mutations_refuse_what_they_should() {
         |input: String| format!("mutation {{ recordConsent(input: {{ {input} }}) {{ id }} }}");
     let future = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
     let past = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let far = (chrono::Utc::now() + chrono::Duration::days(4 * 365)).to_rfc3339();
+    let before = consents(&env).await;
     for (input, message) in [
+        (
+            format!("personId: \"{person_id}\", audience: NETWORK, expiresAt: \"{far}\""),
+            "at most three years ahead",
+        ),
         (
             format!("personId: \"{person_id}\", audience: NETWORK, expiresAt: \"{past}\""),
             "must lie in the future",
@@ -202,7 +208,22 @@ async fn consent_mutations_refuse_what_they_should() {
             "{role}: {r}"
         );
     }
+    assert_eq!(
+        consents(&env).await,
+        before,
+        "no refusal wrote or changed a consent"
+    );
     env.cleanup().await;
+}
+
+/// Every consent as stored, to show that refusals change nothing.
+async fn consents(env: &TestEnv) -> Vec<model::entity::consent::Model> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    model::entity::consent::Entity::find()
+        .order_by_asc(model::entity::consent::Column::Id)
+        .all(&env.db)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -1401,14 +1401,7 @@ impl Mutation {
             Some(id) if in_caseload(ctx, caller, id).await? => id,
             _ => return Err(not_in_caseload("personId")),
         };
-        if input.expires_at <= now {
-            return Err(Error::new("`expiresAt` must lie in the future"));
-        }
-        if input.expires_at > now + chrono::Duration::days(3 * 365) {
-            return Err(Error::new(
-                "`expiresAt` may lie at most three years ahead; renew the consent when it ends",
-            ));
-        }
+        check_expiry(input.expires_at, now)?;
         let partner = match (input.audience, input.partner.as_deref()) {
             (ConsentAudience::Network, None) => None,
             (ConsentAudience::Network, Some(_)) => {
@@ -1477,11 +1470,7 @@ impl Mutation {
     async fn approve_consent(&self, ctx: &Context<'_>, id: ID) -> Result<Consent> {
         let caller = enter(ctx, "approveConsent")?;
         let m = caseload_consent(ctx, caller, &id).await?;
-        if m.revoked_at.is_some() {
-            return Err(Error::new(
-                "this consent was revoked; record a new one with `recordConsent`",
-            ));
-        }
+        not_revoked(&m)?;
         let now = chrono::Utc::now();
         let mut am: consent::ActiveModel = m.into();
         am.approved_by = Set(Some(caller.subject.clone()));
@@ -1502,16 +1491,8 @@ impl Mutation {
         let caller = enter(ctx, "renewConsent")?;
         let m = caseload_consent(ctx, caller, &id).await?;
         let now = chrono::Utc::now();
-        if m.revoked_at.is_some() {
-            return Err(Error::new(
-                "this consent was revoked; record a new one with `recordConsent`",
-            ));
-        }
-        if expires_at <= now || expires_at > now + chrono::Duration::days(3 * 365) {
-            return Err(Error::new(
-                "`expiresAt` must lie in the future and at most three years ahead",
-            ));
-        }
+        not_revoked(&m)?;
+        check_expiry(expires_at, now)?;
         let mut am: consent::ActiveModel = m.into();
         am.expires_at = Set(Some(expires_at));
         am.person_agreed = Set(true);
@@ -1589,6 +1570,32 @@ pub struct RecordConsentInput {
     expires_at: chrono::DateTime<chrono::Utc>,
     /// Record your approval (the second key) at once; default true.
     approve: Option<bool>,
+}
+
+/// Refuses to change a revoked consent; a new one must be recorded.
+fn not_revoked(m: &consent::Model) -> Result<()> {
+    match m.revoked_at {
+        Some(_) => Err(Error::new(
+            "this consent was revoked; record a new one with `recordConsent`",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A consent's expiry must lie in the future and at most three years ahead.
+fn check_expiry(
+    expires_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    if expires_at <= now {
+        Err(Error::new("`expiresAt` must lie in the future"))
+    } else if expires_at > now + chrono::Duration::days(3 * 365) {
+        Err(Error::new(
+            "`expiresAt` may lie at most three years ahead; renew the consent when it ends",
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// The refusal for a person or consent outside the caller's caseload; it does not say whether
