@@ -395,8 +395,17 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
             } else {
                 format!(" +{}", scopes.join(","))
             };
+            // Special fields are read only under a named processing purpose.
+            let purpose = if scopes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", \"{}\": \"case_management\"",
+                    server::audit::PURPOSE_HEADER
+                )
+            };
             banner.push_str(&format!(
-                "\n  {role}{scope} @ {org}\n    try:    {example}\n    header: {{\"Authorization\": \"Bearer {token}\"}}\n"
+                "\n  {role}{scope} @ {org}\n    try:    {example}\n    header: {{\"Authorization\": \"Bearer {token}\"{purpose}}}\n"
             ));
         }
     }

@@ -144,7 +144,7 @@ async fn demo_serves_sample_data_and_cli_tokens_work() {
         .banner
         .iter()
         .filter_map(|l| l.split("Bearer ").nth(1))
-        .map(|t| t.trim_end_matches("\"}").to_owned())
+        .map(|t| t.split('"').next().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(
         tokens.len(),
@@ -159,6 +159,15 @@ async fn demo_serves_sample_data_and_cli_tokens_work() {
             .any(|l| l.contains("GraphiQL: http://127.0.0.1:"))
     );
 
+    // The special-scope token's header line names the purpose special reads need.
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|l| l.contains("\"x-purpose\": \"case_management\"")),
+        "{:?}",
+        server.banner
+    );
     let r = server
         .query(
             &tokens[0],
