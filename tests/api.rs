@@ -213,7 +213,7 @@ async fn caseworkers_see_their_caseload_and_reads_are_audited() {
         );
     }
 
-    // Special fields need the scope; the error names the field and no value.
+    // Special fields need the scope: without it they do not exist in the caller's schema.
     let r = send(
         &app,
         post(
@@ -224,7 +224,7 @@ async fn caseworkers_see_their_caseload_and_reads_are_audited() {
     .await;
     assert_eq!(
         r.body["errors"][0]["message"],
-        "not permitted to read `SensitiveDetail.healthNotes`"
+        "Unknown field \"healthNotes\" on type \"SensitiveDetail\"."
     );
     let special = env
         .token(Role::Caseworker, MUNICIPALITY, &["special:read"])

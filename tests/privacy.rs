@@ -5,42 +5,17 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
 use common::{TestEnv, post, send};
 use model::Role;
-use model::entity::{consent, organisation};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 
 /// Persons whose active, two-key consent covers `partner` (or only the network when `None`).
 async fn expected(env: &TestEnv, partner: Option<i64>) -> BTreeSet<i64> {
-    let now = Utc::now();
-    consent::Entity::find()
-        .all(&env.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| {
-            c.person_agreed
-                && c.approved_at.is_some()
-                && c.revoked_at.is_none()
-                && c.expires_at.is_none_or(|e| e > now)
-                && (c.audience == "network"
-                    || (c.audience == "partner"
-                        && partner.is_some()
-                        && c.partner_organisation_id == partner))
-        })
-        .map(|c| c.person_id)
-        .collect()
+    common::consented(env, partner).await
 }
 
 async fn org_id(env: &TestEnv, code: &str) -> i64 {
-    organisation::Entity::find()
-        .filter(organisation::Column::Code.eq(code))
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+    common::org_id(env, code).await
 }
 
 /// Every candidate id the token sees, following cursors.
@@ -463,6 +438,8 @@ fn read_query(role: Role, class: model::privacy::PrivacyClass) -> &'static str {
             "{ persons(first: 50) { edges { node { profile { skills } } } } }"
         }
         (_, Generic) => "{ candidates(first: 50) { edges { node { profile { skills } } } } }",
+        // Partners read internal fields of their own records only: introductions they asked for.
+        (Role::Partner, Internal) => "{ introductions(first: 50) { edges { node { status } } } }",
         (_, Internal) => "{ persons(first: 50) { edges { node { sensitive { wageValuePct } } } } }",
         (_, Personal) => "{ persons(first: 50) { edges { node { identity { familyName } } } } }",
         (_, Special) => "{ persons(first: 50) { edges { node { sensitive { healthNotes } } } } }",
@@ -494,7 +471,12 @@ async fn every_role_and_class_behaves_as_the_policy_says() {
                 _ => true,
             };
             let token = env.token(*role, org_for(*role), scopes).await;
-            let (_, ty, field) = CLASS_FIELDS.iter().find(|(c, ..)| c == class).unwrap();
+            let (_, ty, field) = match (role, class) {
+                (Role::Partner, model::privacy::PrivacyClass::Internal) => {
+                    &(*class, "Introduction", "status")
+                }
+                _ => CLASS_FIELDS.iter().find(|(c, ..)| c == class).unwrap(),
+            };
             let r = send(
                 &app,
                 post(
@@ -541,5 +523,175 @@ async fn every_role_and_class_behaves_as_the_policy_says() {
         }
     }
     assert_eq!(checked, RULES.len() + 1, "every rule, the scoped one twice");
+    env.cleanup().await;
+}
+
+/// The schema each role introspects is the one the gates in `server::visibility` describe — the
+/// same table the document check enforces — so hidden fields are refused as unknown at any depth.
+#[tokio::test]
+async fn introspection_and_the_document_check_follow_one_table() {
+    use async_graphql::parser::{parse_schema, types::TypeSystemDefinition};
+    use server::visibility::{has, has_root};
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let policy = server::policy::Policy::new().unwrap();
+    let sdl = parse_schema(server::sdl()).unwrap();
+    let mut all: Vec<(String, Vec<(String, String)>)> = vec![];
+    for def in sdl.definitions {
+        if let TypeSystemDefinition::Type(t) = def
+            && let async_graphql::parser::types::TypeKind::Object(o) = &t.node.kind
+        {
+            let fields = o
+                .fields
+                .iter()
+                .map(|f| {
+                    let mut ty = &f.node.ty.node;
+                    while let async_graphql::parser::types::BaseType::List(inner) = &ty.base {
+                        ty = inner;
+                    }
+                    (
+                        f.node.name.node.to_string(),
+                        ty.to_string().trim_end_matches('!').to_owned(),
+                    )
+                })
+                .collect();
+            all.push((t.node.name.node.to_string(), fields));
+        }
+    }
+    let variants: Vec<(Role, &[&str])> = vec![
+        (Role::Caseworker, &[]),
+        (Role::Caseworker, &["special:read"]),
+        (Role::Partner, &[]),
+        (Role::Network, &[]),
+        (Role::Dashboard, &[]),
+        (Role::Steward, &[]),
+    ];
+    for (role, scopes) in variants {
+        let org = match role {
+            Role::Partner => importers::sample::PARTNERS[0],
+            Role::Network | Role::Dashboard => importers::sample::NETWORK,
+            _ => importers::sample::MUNICIPALITY,
+        };
+        let caller = server::auth::Caller {
+            subject: "t".into(),
+            role,
+            organisation_id: org_id(&env, org).await,
+            organisation_code: org.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        };
+        let token = env.token(role, org, scopes).await;
+        let r = send(
+            &app,
+            post(
+                "{ __schema { types { name fields { name } } } }",
+                Some(&token),
+            ),
+        )
+        .await;
+        let introspected: std::collections::HashMap<String, BTreeSet<String>> =
+            r.body["data"]["__schema"]["types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["fields"].is_array())
+                .map(|t| {
+                    (
+                        t["name"].as_str().unwrap().to_owned(),
+                        t["fields"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|f| f["name"].as_str().unwrap().to_owned())
+                            .collect(),
+                    )
+                })
+                .collect();
+        let c = Some(&caller);
+        for (ty, fields) in &all {
+            let root = ty == "Query" || ty == "Mutation";
+            let expected: BTreeSet<String> = fields
+                .iter()
+                .filter(|(f, child)| {
+                    (if root {
+                        has_root(&policy, c, f)
+                    } else {
+                        has(&policy, c, ty, f)
+                    }) && has(&policy, c, child, "")
+                })
+                .map(|(f, _)| f.clone())
+                .collect();
+            // A type missing from introspection is one no visible field reaches.
+            if let Some(got) = introspected.get(ty) {
+                assert_eq!(got, &expected, "{role} {scopes:?} {ty}");
+            }
+            if !root && !has(&policy, c, ty, "") {
+                assert!(
+                    !introspected.contains_key(ty),
+                    "{role} {scopes:?} sees {ty}"
+                );
+            }
+        }
+    }
+    env.cleanup().await;
+}
+
+/// The nested path vacancy → introductions → candidate → identity, and its variants through
+/// fragments, fail as unknown for a partner; so do special fields for a caseworker without
+/// `special:read`, at any depth. Nothing executes.
+#[tokio::test]
+async fn nested_paths_to_hidden_fields_do_not_exist() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let partner = env
+        .token(Role::Partner, importers::sample::PARTNERS[0], &[])
+        .await;
+    let caseworker = env
+        .token(Role::Caseworker, importers::sample::MUNICIPALITY, &[])
+        .await;
+    let cases: [(&str, &str, &str); 7] = [
+        (
+            &partner,
+            "{ vacancies { edges { node { introductions { candidate { identity { familyName } } } } } } }",
+            "Unknown field \"identity\" on type \"Candidate\"",
+        ),
+        (
+            &partner,
+            "{ vacancies { edges { node { introductions { person { identity { familyName } } } } } } }",
+            "Unknown field \"person\" on type \"Introduction\"",
+        ),
+        (
+            &partner,
+            "query { introductions { edges { node { ...F } } } } \
+             fragment F on Introduction { status p: person { identity { bsnMasked } } }",
+            "Unknown field \"person\" on type \"Introduction\"",
+        ),
+        (
+            &partner,
+            "{ introductions { edges { node { candidate { ... on Person { identity { familyName } } } } } } }",
+            "Unknown type \"Person\"",
+        ),
+        (
+            &partner,
+            "{ transitionsDue { edges { node { candidate { id } person { id } } } } }",
+            "Unknown field \"person\" on type \"Transition\"",
+        ),
+        (
+            &caseworker,
+            "{ persons { edges { node { sensitive { wageValuePct healthNotes } } } } }",
+            "Unknown field \"healthNotes\" on type \"SensitiveDetail\"",
+        ),
+        (
+            &caseworker,
+            "{ introductions { edges { node { person { ...S } } } } } \
+             fragment S on Person { sensitive { notes: caseNotes } }",
+            "Unknown field \"caseNotes\" on type \"SensitiveDetail\"",
+        ),
+    ];
+    for (token, query, error) in cases {
+        let r = send(&app, post(query, Some(token))).await;
+        let message = r.body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(error), "{query}: {}", r.text);
+        assert!(r.body["data"].is_null(), "nothing executes: {}", r.text);
+    }
     env.cleanup().await;
 }

@@ -14,8 +14,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use model::entity::{
-    candidate_profile, consent, introduction, organisation, person, person_identity, placement,
-    sensitive_detail, vacancy,
+    candidate_profile, consent, introduction, introduction_event, organisation, person,
+    person_identity, placement, sensitive_detail, vacancy,
 };
 use model::{BsnProtector, OrganisationKind as K};
 use rand::rngs::StdRng;
@@ -954,11 +954,23 @@ impl Caseworkers<'_> {
             .insert(self.txn)
             .await?;
             if INTRODUCED.contains(&n) && !candidates.is_empty() {
-                introduction::ActiveModel {
+                let i = introduction::ActiveModel {
                     vacancy_id: Set(v.id),
                     person_id: Set(self.pick(candidates)),
                     requested_by_organisation_id: Set(partners[p]),
                     status: Set("requested".into()),
+                    created_at: Set(self.now),
+                    updated_at: Set(self.now),
+                    ..Default::default()
+                }
+                .insert(self.txn)
+                .await?;
+                introduction_event::ActiveModel {
+                    introduction_id: Set(i.id),
+                    status: Set("requested".into()),
+                    actor: Set("sample-partner".into()),
+                    actor_role: Set("partner".into()),
+                    actor_organisation_id: Set(partners[p]),
                     created_at: Set(self.now),
                     updated_at: Set(self.now),
                     ..Default::default()

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod builders;
 mod m20261122_000001_initial;
 mod m20261125_000002_imports;
+mod m20261127_000003_work;
 
 /// The ordered list of werkbrug's migrations.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261125_000002_imports::Migration),
+            Box::new(m20261127_000003_work::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod graphql;
 pub mod http;
+pub mod matching;
 pub mod policy;
 pub mod visibility;
 

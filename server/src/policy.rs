@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 use model::Role;
-use model::entity::{consent, placement, source, source_record};
+use model::entity::{consent, introduction, placement, source, source_record, vacancy};
 use model::privacy::{self, PrivacyClass};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement, UnionType};
 use sea_orm::{ColumnTrait, Condition};
@@ -24,6 +24,9 @@ pub enum Rule {
     CaseloadWithScope(&'static str),
     /// Only for persons whose active, two-key consent covers the caller.
     Consented,
+    /// Only for the caller's organisation's own records: the vacancies it posted and the
+    /// introductions it asked for. Never for a person's own records.
+    Own,
     /// Never.
     Never,
 }
@@ -41,7 +44,7 @@ pub const RULES: &[(Role, PrivacyClass, Rule)] = &[
     (Caseworker, Special, CaseloadWithScope(SCOPE_SPECIAL_READ)),
     (Partner, Public, Always),
     (Partner, Generic, Consented),
-    (Partner, Internal, Never),
+    (Partner, Internal, Own),
     (Partner, Personal, Never),
     (Partner, Special, Never),
     (Network, Public, Always),
@@ -93,6 +96,19 @@ pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
     ("approveConsent", &[Caseworker]),
     ("renewConsent", &[Caseworker]),
     ("revokeConsent", &[Caseworker]),
+    ("vacancies", &[Caseworker, Partner, Network]),
+    ("vacancy", &[Caseworker, Partner, Network]),
+    ("createVacancy", &[Partner]),
+    ("updateVacancy", &[Partner]),
+    ("closeVacancy", &[Partner]),
+    ("transitionsDue", &[Caseworker, Partner, Network]),
+    ("matches", &[Caseworker, Partner, Network]),
+    ("vacanciesFor", &[Caseworker, Partner, Network]),
+    ("introductions", &[Caseworker, Partner]),
+    ("requestIntroduction", &[Partner]),
+    ("withdrawIntroduction", &[Partner]),
+    ("acceptIntroduction", &[Caseworker]),
+    ("declineIntroduction", &[Caseworker]),
 ];
 
 /// A refusal; names the field or entry point, never a value.
@@ -143,6 +159,19 @@ pub struct RecordAccess {
     pub consented: bool,
     /// An active consent that covers the caller names job-agreement eligibility.
     pub job_agreement: bool,
+    /// The record is the caller's organisation's own (a vacancy it posted, an introduction it
+    /// asked for); never true for a person's records.
+    pub own: bool,
+}
+
+impl RecordAccess {
+    /// A record the caller's organisation owns.
+    pub const OWN: RecordAccess = RecordAccess {
+        in_caseload: false,
+        consented: false,
+        job_agreement: false,
+        own: true,
+    };
 }
 
 /// The policy, checked once at start-up.
@@ -191,12 +220,14 @@ impl Policy {
         }
     }
 
-    /// Whether fields of `class` belong in the caller's schema at all (some record could allow them).
+    /// Whether fields of `class` of a person's records belong in the caller's schema at all
+    /// (some person could allow them). Records a role reads only as their owner (introductions)
+    /// have their own entry points.
     pub fn class_visible(&self, caller: &Caller, class: PrivacyClass) -> bool {
         match rule(caller.role, class).unwrap_or(Never) {
             Always | Caseload | Consented => true,
             CaseloadWithScope(scope) => caller.has_scope(scope),
-            Never => false,
+            Own | Never => false,
         }
     }
 
@@ -219,6 +250,7 @@ impl Policy {
             Caseload => access.in_caseload,
             CaseloadWithScope(scope) => access.in_caseload && caller.has_scope(scope),
             Consented => access.consented,
+            Own => access.own,
             Never => false,
         } || (consent_named(caller, table, column).is_some() && access.job_agreement);
         if allowed { Ok(class) } else { Err(denied()) }
@@ -241,6 +273,34 @@ impl Policy {
         }
     }
 
+    /// The vacancies the caller may see (see [`WORK_FILTERS`]); `None` when it sees none.
+    pub fn vacancies(&self, caller: &Caller) -> Option<Condition> {
+        match caller.role {
+            Partner => Some(
+                Condition::all().add(vacancy::Column::OrganisationId.eq(caller.organisation_id)),
+            ),
+            Caseworker | Network => Some(Condition::all().add(vacancy::Column::Status.eq("open"))),
+            Dashboard | Steward => None,
+        }
+    }
+
+    /// The introductions the caller may see (see [`WORK_FILTERS`]); `None` when it sees none.
+    pub fn introductions(&self, caller: &Caller) -> Option<Condition> {
+        match caller.role {
+            Partner => {
+                Some(Condition::all().add(
+                    introduction::Column::RequestedByOrganisationId.eq(caller.organisation_id),
+                ))
+            }
+            Caseworker => {
+                Some(Condition::all().add(
+                    introduction::Column::PersonId.in_subquery(caseload(caller.organisation_id)),
+                ))
+            }
+            Network | Dashboard | Steward => None,
+        }
+    }
+
     /// How every record the row filter lets through relates to the caller.
     pub fn record_access(&self, caller: &Caller) -> RecordAccess {
         match caller.role {
@@ -248,17 +308,20 @@ impl Policy {
                 in_caseload: true,
                 consented: false,
                 job_agreement: false,
+                own: false,
             },
             Partner | Network => RecordAccess {
                 in_caseload: false,
                 consented: true,
-                // Per record: see `Policy::job_agreement_ids`.
+                // Per record: see `Policy::consent_scope`.
                 job_agreement: false,
+                own: false,
             },
             Dashboard | Steward => RecordAccess {
                 in_caseload: false,
                 consented: false,
                 job_agreement: false,
+                own: false,
             },
         }
     }
@@ -321,6 +384,24 @@ pub const ROW_FILTERS: &[(Role, &str)] = &[
     (Steward, "none: sources, import runs and the audit log only"),
 ];
 
+/// Which vacancies and introductions each role sees, in words; the queries are
+/// [`Policy::vacancies`] and [`Policy::introductions`]. `(role, vacancies, introductions)`.
+pub const WORK_FILTERS: &[(Role, &str, &str)] = &[
+    (
+        Caseworker,
+        "open ones (and the vacancy of an introduction it sees)",
+        "those for persons in its caseload; it accepts or declines them",
+    ),
+    (
+        Partner,
+        "its own, open and closed; it creates, updates and closes them",
+        "those it asked for: status and history, never the person's identity",
+    ),
+    (Network, "open ones", "none"),
+    (Dashboard, "none", "none"),
+    (Steward, "none", "none"),
+];
+
 impl Rule {
     /// The rule in words, for the policy document.
     pub fn describe(self) -> String {
@@ -329,6 +410,7 @@ impl Rule {
             Caseload => "own caseload".into(),
             CaseloadWithScope(scope) => format!("own caseload, with scope `{scope}`"),
             Consented => "with consent".into(),
+            Own => "own records (vacancies, introductions)".into(),
             Never => "—".into(),
         }
     }
@@ -371,6 +453,16 @@ pub fn render_markdown() -> String {
     );
     for (role, filter) in ROW_FILTERS {
         out.push_str(&format!("| {} | {filter} |\n", role.as_str()));
+    }
+    out.push_str(
+        "\n## Vacancies and introductions\n\n\
+         | role | vacancies | introductions |\n|---|---|---|\n",
+    );
+    for (role, vacancies, introductions) in WORK_FILTERS {
+        out.push_str(&format!(
+            "| {} | {vacancies} | {introductions} |\n",
+            role.as_str()
+        ));
     }
     out.push_str(
         "\n## Special fields a consent may name\n\n\
@@ -517,6 +609,7 @@ mod tests {
         in_caseload: true,
         consented: true,
         job_agreement: false,
+        own: false,
     };
 
     #[test]
@@ -537,6 +630,7 @@ mod tests {
             in_caseload: false,
             consented: true,
             job_agreement: false,
+            own: false,
         };
         assert!(
             p.field(&cw, "person_identity", "family_name", outside, "x")
@@ -596,6 +690,7 @@ mod tests {
         );
         for role in Role::ALL {
             assert!(ROW_FILTERS.iter().any(|(r, _)| r == role), "{role}");
+            assert!(WORK_FILTERS.iter().any(|(r, ..)| r == role), "{role}");
         }
     }
 

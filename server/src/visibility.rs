@@ -1,34 +1,111 @@
-//! Checks on the parsed document, before validation and execution.
+//! Which types and fields each caller's schema has, and checks on the parsed document before
+//! validation and execution.
 //!
-//! Root fields a caller's role may not use do not exist for that caller: a request naming one
-//! fails validation with the same "Unknown field" error as a field that was never there.
-//! async-graphql applies `visible` to introspection only, so [`HiddenRootFields`] applies the
-//! policy's entry-point rule to the parsed document. [`AliasLimit`] refuses alias floods.
+//! Types and fields a caller's role may not use do not exist for that caller: introspection
+//! hides them (async-graphql's `visible`, whose functions evaluate the [`GATES`] below), and a
+//! request naming one — at the root or nested, through aliases and fragments — fails with the
+//! same "Unknown field" error as a field that was never there ([`HiddenFields`]; async-graphql
+//! applies `visible` to introspection only). [`AliasLimit`] refuses alias floods.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::registry::{MetaTypeName, Registry};
 use async_graphql::{Pos, Positioned, ServerError, ServerResult, Variables};
+use model::privacy::PrivacyClass;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::policy::ENTRY_POINTS;
+use crate::policy::{ENTRY_POINTS, Policy};
 
-/// The extension factory; installed on the schema.
-pub struct HiddenRootFields;
+/// What must hold for a caller to have a type or field in its schema.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// The caller's role may use this root entry point.
+    Entry(&'static str),
+    /// Fields of this class of a person's record can be readable for the caller.
+    Class(PrivacyClass),
+    /// A field a consent may name (`table`, `column`): see `policy::CONSENT_NAMED`.
+    ConsentNamed(&'static str, &'static str),
+}
 
-impl ExtensionFactory for HiddenRootFields {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(HiddenRootFieldsExtension)
+impl Gate {
+    /// Whether the gate is open for the caller.
+    pub fn open(self, policy: &Policy, caller: Option<&Caller>) -> bool {
+        let Some(caller) = caller else {
+            return false;
+        };
+        match self {
+            Gate::Entry(entry) => policy.entry(Some(caller), entry).is_ok(),
+            Gate::Class(class) => policy.class_visible(caller, class),
+            Gate::ConsentNamed(table, column) => policy.named_field_visible(caller, table, column),
+        }
     }
 }
 
-struct HiddenRootFieldsExtension;
+use Gate::*;
+use PrivacyClass::{Generic, Internal, Personal, Special};
+
+/// Types (field `""`) and fields below the root that only some callers have. Root fields follow
+/// the policy's entry points. A field whose type is gated shares its type's gate.
+pub const GATES: &[(&str, &str, Gate)] = &[
+    ("AuditEvent", "", Entry("auditEvents")),
+    ("Person", "", Entry("person")),
+    ("Person", "identity", Class(Personal)),
+    ("Person", "sensitive", Class(Internal)),
+    ("Person", "placements", Class(Internal)),
+    ("Person", "consents", Class(Internal)),
+    ("PersonIdentity", "", Class(Personal)),
+    ("CandidateProfile", "", Class(Generic)),
+    ("SensitiveDetail", "", Class(Internal)),
+    ("SensitiveDetail", "healthNotes", Class(Special)),
+    ("SensitiveDetail", "workloadLimits", Class(Special)),
+    ("SensitiveDetail", "benefitType", Class(Special)),
+    ("SensitiveDetail", "legalBasis", Class(Special)),
+    ("SensitiveDetail", "targetGroupRegister", Class(Special)),
+    ("SensitiveDetail", "caseNotes", Class(Special)),
+    ("Consent", "", Class(Internal)),
+    (
+        "Candidate",
+        "jobAgreementEligible",
+        ConsentNamed("sensitive_detail", "target_group_register"),
+    ),
+    ("Transition", "endsOn", Entry("person")),
+    ("Transition", "person", Entry("person")),
+    ("Introduction", "", Entry("introductions")),
+    ("Introduction", "person", Entry("person")),
+    ("IntroductionEvent", "", Entry("introductions")),
+    ("Vacancy", "introductions", Entry("introductions")),
+];
+
+/// Whether the caller has the type `ty` (`field` `""`) or the field `ty.field` below the root.
+pub fn has(policy: &Policy, caller: Option<&Caller>, ty: &str, field: &str) -> bool {
+    GATES
+        .iter()
+        .filter(|(t, f, _)| *t == ty && (*f == field || f.is_empty()))
+        .all(|(.., gate)| gate.open(policy, caller))
+}
+
+/// Whether the caller has the root field `field` of `Query` or `Mutation`.
+pub fn has_root(policy: &Policy, caller: Option<&Caller>, field: &str) -> bool {
+    !ENTRY_POINTS.iter().any(|(e, _)| *e == field) || policy.entry(caller, field).is_ok()
+}
+
+/// The extension factory; installed on the schema.
+pub struct HiddenFields;
+
+impl ExtensionFactory for HiddenFields {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(HiddenFieldsExtension)
+    }
+}
+
+struct HiddenFieldsExtension;
 
 #[async_trait::async_trait]
-impl Extension for HiddenRootFieldsExtension {
+impl Extension for HiddenFieldsExtension {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -42,57 +119,113 @@ impl Extension for HiddenRootFieldsExtension {
         else {
             return Ok(doc);
         };
+        let walk = Walk {
+            doc: &doc,
+            registry: &ctx.schema_env.registry,
+            policy: &state.policy,
+            caller,
+        };
         for (_, op) in doc.operations.iter() {
-            let ty = match op.node.ty {
+            let root = match op.node.ty {
                 OperationType::Query => "Query",
                 OperationType::Mutation => "Mutation",
                 OperationType::Subscription => continue,
             };
-            let mut seen = HashSet::new();
-            if let Some((name, pos)) = first_hidden(&doc, &op.node.selection_set, &mut seen, &|n| {
-                ENTRY_POINTS.iter().any(|(e, _)| *e == n)
-                    && state.policy.entry(Some(caller), n).is_err()
-            }) {
-                return Err(ServerError::new(
-                    format!("Unknown field \"{name}\" on type \"{ty}\"."),
-                    Some(pos),
-                ));
-            }
+            walk.check(&op.node.selection_set, root, true, &mut HashSet::new())?;
         }
         Ok(doc)
     }
 }
 
-/// The first root field (through fragments) that `hidden` rejects.
-fn first_hidden(
-    doc: &ExecutableDocument,
-    set: &Positioned<SelectionSet>,
-    seen: &mut HashSet<String>,
-    hidden: &dyn Fn(&str) -> bool,
-) -> Option<(String, Pos)> {
-    for item in &set.node.items {
-        let found = match &item.node {
-            Selection::Field(f) => {
-                let name = f.node.name.node.as_str();
-                hidden(name).then(|| (name.to_owned(), f.pos))
-            }
-            Selection::InlineFragment(f) => first_hidden(doc, &f.node.selection_set, seen, hidden),
-            Selection::FragmentSpread(s) => {
-                let name = s.node.fragment_name.node.to_string();
-                // Each fragment once: cycles are reported by validation, not followed here.
-                match doc.fragments.get(&s.node.fragment_name.node) {
-                    Some(f) if seen.insert(name) => {
-                        first_hidden(doc, &f.node.selection_set, seen, hidden)
+/// A walk over one document for one caller.
+struct Walk<'a> {
+    doc: &'a ExecutableDocument,
+    registry: &'a Registry,
+    policy: &'a Policy,
+    caller: &'a Caller,
+}
+
+impl Walk<'_> {
+    /// Fails on the first field (through fragments) the caller does not have.
+    fn check(
+        &self,
+        set: &Positioned<SelectionSet>,
+        ty: &str,
+        root: bool,
+        seen: &mut HashSet<String>,
+    ) -> ServerResult<()> {
+        for item in &set.node.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let name = f.node.name.node.as_str();
+                    if name.starts_with("__") {
+                        continue;
                     }
-                    _ => None,
+                    let unknown = || {
+                        ServerError::new(
+                            format!("Unknown field \"{name}\" on type \"{ty}\"."),
+                            Some(f.pos),
+                        )
+                    };
+                    let caller = Some(self.caller);
+                    if root && !has_root(self.policy, caller, name) {
+                        return Err(unknown());
+                    }
+                    if !root && !has(self.policy, caller, ty, name) {
+                        return Err(unknown());
+                    }
+                    // Unknown names are left to validation, which reports them.
+                    let Some(child) = self
+                        .registry
+                        .types
+                        .get(ty)
+                        .and_then(|t| t.field_by_name(name))
+                        .map(|m| MetaTypeName::concrete_typename(&m.ty).to_owned())
+                    else {
+                        continue;
+                    };
+                    if !has(self.policy, caller, &child, "") {
+                        return Err(unknown());
+                    }
+                    self.check(&f.node.selection_set, &child, false, seen)?;
+                }
+                Selection::InlineFragment(f) => {
+                    let on = f
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map(|c| c.node.on.node.to_string());
+                    let on = on.as_deref().unwrap_or(ty);
+                    self.type_known(on, f.pos)?;
+                    self.check(&f.node.selection_set, on, root && on == ty, seen)?;
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.to_string();
+                    // Each fragment once: cycles are reported by validation, not followed here.
+                    if let Some(f) = self.doc.fragments.get(&s.node.fragment_name.node)
+                        && seen.insert(name)
+                    {
+                        let on = f.node.type_condition.node.on.node.to_string();
+                        self.type_known(&on, f.pos)?;
+                        self.check(&f.node.selection_set, &on, root && on == ty, seen)?;
+                    }
                 }
             }
-        };
-        if found.is_some() {
-            return found;
+        }
+        Ok(())
+    }
+
+    /// Fails when a fragment names a type the caller does not have.
+    fn type_known(&self, ty: &str, pos: Pos) -> ServerResult<()> {
+        if has(self.policy, Some(self.caller), ty, "") {
+            Ok(())
+        } else {
+            Err(ServerError::new(
+                format!("Unknown type \"{ty}\"."),
+                Some(pos),
+            ))
         }
     }
-    None
 }
 
 /// Refuses documents with more aliased fields than allowed (`[server] max_aliases`).

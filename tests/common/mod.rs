@@ -233,3 +233,39 @@ pub fn with_purpose(mut req: Request<Body>, purpose: &str) -> Request<Body> {
         .insert("x-purpose", purpose.parse().expect("a header value"));
     req
 }
+
+/// Persons whose active, two-key consent covers `partner` (or only the network when `None`),
+/// computed from the consent table by hand, apart from the server's policy.
+pub async fn consented(env: &TestEnv, partner: Option<i64>) -> std::collections::BTreeSet<i64> {
+    use sea_orm::EntityTrait;
+    let now = chrono::Utc::now();
+    model::entity::consent::Entity::find()
+        .all(&env.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| {
+            c.person_agreed
+                && c.approved_at.is_some()
+                && c.revoked_at.is_none()
+                && c.expires_at.is_none_or(|e| e > now)
+                && (c.audience == "network"
+                    || (c.audience == "partner"
+                        && partner.is_some()
+                        && c.partner_organisation_id == partner))
+        })
+        .map(|c| c.person_id)
+        .collect()
+}
+
+/// The database id of the organisation with this code.
+pub async fn org_id(env: &TestEnv, code: &str) -> i64 {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    model::entity::organisation::Entity::find()
+        .filter(model::entity::organisation::Column::Code.eq(code))
+        .one(&env.db)
+        .await
+        .unwrap()
+        .expect("organisation exists")
+        .id
+}

@@ -6,6 +6,7 @@ pub mod candidate_profile;
 pub mod consent;
 pub mod import_run;
 pub mod introduction;
+pub mod introduction_event;
 pub mod organisation;
 pub mod person;
 pub mod person_identity;

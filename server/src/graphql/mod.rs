@@ -7,14 +7,15 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{
-    Context, EmptySubscription, Error, ErrorExtensions, ID, Object, Result, Schema, SimpleObject,
+    Context, EmptySubscription, Error, ErrorExtensions, ID, MergedObject, Object, Result, Schema,
+    SimpleObject,
 };
 use model::entity::{
     audit_event, candidate_profile, consent, import_run, organisation, person, person_identity,
     placement, rejected_row, sensitive_detail, source,
 };
 use model::privacy::PrivacyClass;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -23,7 +24,18 @@ use sea_orm::{
 use crate::AppState;
 use crate::audit::AuditCollector;
 use crate::auth::Caller;
+use crate::matching::json_list_contains;
 use crate::policy::{Denied, RecordAccess, SCOPE_JOB_AGREEMENT};
+
+mod work;
+
+/// The root query: persons and candidates, sources and runs, and work-to-work matching.
+#[derive(MergedObject, Default)]
+pub struct Query(CoreQuery, work::WorkQuery);
+
+/// The root mutation: imports, consent, vacancies and introductions.
+#[derive(MergedObject, Default)]
+pub struct Mutation(CoreMutation, work::WorkMutation);
 
 /// The schema werkbrug serves.
 pub type WerkbrugSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -35,10 +47,10 @@ pub fn build_schema(state: Option<AppState>) -> WerkbrugSchema {
         .as_ref()
         .map(|s| s.settings.clone())
         .unwrap_or_default();
-    let mut builder = Schema::build(Query, Mutation, EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .extension(crate::visibility::HiddenRootFields)
+        .extension(crate::visibility::HiddenFields)
         .extension(crate::visibility::AliasLimit(limits.max_aliases));
     if let Some(state) = state {
         builder = builder.data(state);
@@ -134,11 +146,12 @@ fn db_error(e: sea_orm::DbErr) -> Error {
     .extend_with(|_, ext| ext.set("code", "INTERNAL"))
 }
 
-/// The root query.
-pub struct Query;
+/// Root fields for persons, candidates, sources, runs and the audit log.
+#[derive(Default)]
+pub struct CoreQuery;
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// The caller as the server sees it: account, role, organisation and scopes.
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let caller = enter(ctx, "me")?;
@@ -708,24 +721,6 @@ pub struct CandidateFilter {
     placement_ending_before: Option<chrono::NaiveDate>,
 }
 
-/// `column` (a JSON array of strings) contains `value`; portable across SQLite and PostgreSQL.
-fn json_list_contains(
-    column: candidate_profile::Column,
-    value: &str,
-) -> sea_orm::sea_query::SimpleExpr {
-    use sea_orm::IdenStatic;
-    let escaped = value
-        .replace('!', "!!")
-        .replace('%', "!%")
-        .replace('_', "!_")
-        .replace('"', "\\\"");
-    Expr::cust(format!(
-        "CAST(candidate_profile.{} AS TEXT)",
-        column.as_str()
-    ))
-    .like(LikeExpr::new(format!("%\"{escaped}\"%")).escape('!'))
-}
-
 impl CandidateFilter {
     fn condition(self, ctx: &Context<'_>, caller: &Caller) -> Result<Condition> {
         use candidate_profile::Column as C;
@@ -834,6 +829,7 @@ impl CandidateFilter {
 }
 
 /// A candidate as the caller's organisation sees it: an opaque id and the generic profile.
+#[derive(Clone)]
 pub struct Candidate {
     id: ID,
     profile: CandidateProfile,
@@ -1327,11 +1323,12 @@ impl RejectedRow {
     }
 }
 
-/// The root mutation.
-pub struct Mutation;
+/// Root mutations for imports and consent.
+#[derive(Default)]
+pub struct CoreMutation;
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     /// Queues a run of a configured source (steward); an instance's scheduler picks it up within
     /// seconds. Returns the queued run; follow it with `importRun(id)`.
     #[graphql(visible = "visible_run_import")]
@@ -1647,6 +1644,7 @@ fn consent_object(ctx: &Context<'_>, caller: &Caller, m: consent::Model) -> Cons
 }
 
 /// A person in the caller's caseload.
+#[derive(Clone)]
 pub struct Person {
     /// This organisation's opaque id for the person.
     id: ID,
@@ -1710,6 +1708,7 @@ macro_rules! guarded_object {
         { $( $(#[$fdoc:meta])* $field:ident $(($column:literal))? : $ty:ty = $conv:expr ),* $(,)? }
     ) => {
         $(#[$doc])*
+        #[derive(Clone)]
         pub struct $name {
             m: $model,
             scope: RecordScope,
@@ -1880,6 +1879,7 @@ fn consent_status(m: &consent::Model, now: chrono::DateTime<chrono::Utc>) -> &'s
 }
 
 /// A placement of a person at an organisation.
+#[derive(Clone)]
 pub struct Placement {
     m: placement::Model,
     organisation: Option<Organisation>,
