@@ -25,6 +25,8 @@ pub struct Settings {
     pub auth: AuthConfig,
     /// `[privacy]`
     pub privacy: PrivacyConfig,
+    /// `[stats]`
+    pub stats: StatsConfig,
     /// `[import]`: settings for every source.
     pub import: importers::ImportConfig,
     /// `[[source]]`: what to import, from where, when.
@@ -105,6 +107,25 @@ impl Default for AuthConfig {
             signing_key: None,
             signing_key_file: None,
             default_token_ttl: "30d".into(),
+        }
+    }
+}
+
+/// `[stats]`: outcomes and aggregate figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatsConfig {
+    /// Days after a placement ends within which what follows decides its outcome.
+    pub outcome_window_days: u32,
+    /// Seconds a snapshot of the placements serves the figures before it is rebuilt.
+    pub cache_seconds: u64,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        Self {
+            outcome_window_days: 90,
+            cache_seconds: 60,
         }
     }
 }

@@ -417,6 +417,10 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
         max_complexity: s.max_query_complexity,
         max_page: s.max_page_size,
         max_aliases: s.max_aliases,
+        min_cell_size: loaded.settings.privacy.min_cell_size as usize,
+        min_rate_denominator: loaded.settings.privacy.min_rate_denominator as usize,
+        outcome_window_days: i64::from(loaded.settings.stats.outcome_window_days),
+        stats_cache: Duration::from_secs(loaded.settings.stats.cache_seconds),
     };
     // The scheduler runs beside the server; it shares only the database with it.
     let scheduler = if loaded.settings.sources.is_empty() {

@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/stats.csv", get(stats_csv))
         .with_state(Shared { state, schema })
         .layer(panic_guard())
         .layer(DefaultBodyLimit::max(limit))
@@ -134,6 +135,120 @@ async fn readyz(State(shared): State<Shared>) -> Response {
     }
 }
 
+/// The `stats` query behind `GET /stats.csv`.
+const STATS_QUERY: &str = "query Stats($measure: StatsMeasure!, $groupBy: [StatsDimension!]!, \
+    $from: NaiveDate, $to: NaiveDate, $filter: StatsFilter) { stats(measure: $measure, groupBy: $groupBy, \
+    from: $from, to: $to, filter: $filter) { rows { period organisation line workType district \
+    placementKind value suppressed } } }";
+
+/// `GET /stats.csv?measure=…&groupBy=MONTH,LINE&from=…&to=…&lines=…`: the same table as the
+/// `stats` query (run through it, with the same token, policy and suppression), as CSV for
+/// spreadsheets. List parameters are comma-separated.
+async fn stats_csv(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let list = |key: &str| {
+        params.get(key).filter(|v| !v.trim().is_empty()).map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+        })
+    };
+    let Some(measure) = params.get("measure") else {
+        return request_error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "missing `measure` parameter, e.g. `?measure=WORK_TO_WORK&groupBy=MONTH`",
+        );
+    };
+    let group_by = list("groupBy").unwrap_or_default();
+    let variables = serde_json::json!({
+        "measure": measure,
+        "groupBy": group_by,
+        "from": params.get("from"),
+        "to": params.get("to"),
+        "filter": {
+            "organisations": list("organisations"),
+            "lines": list("lines"),
+            "districts": list("districts"),
+            "workTypes": list("workTypes"),
+            "placementKinds": list("placementKinds"),
+        },
+    });
+    let request = async_graphql::Request::new(STATS_QUERY)
+        .variables(async_graphql::Variables::from_json(variables));
+    let response = match run(shared, &headers, request, true).await {
+        Ok(r) => r,
+        Err(refusal) => return refusal,
+    };
+    if let Some(e) = response.errors.first() {
+        let code = e
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        let status = if code.contains("FORBIDDEN") || e.message.starts_with("Unknown field") {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        return (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{}\n", e.message),
+        )
+            .into_response();
+    }
+    let data = response.data.into_json().unwrap_or_default();
+    let columns: Vec<(&str, &str)> = group_by
+        .iter()
+        .filter_map(|d| {
+            Some(match d.as_str() {
+                "MONTH" | "QUARTER" | "YEAR" => ("period", "period"),
+                "ORGANISATION" => ("organisation", "organisation"),
+                "LINE" => ("line", "line"),
+                "WORK_TYPE" => ("work_type", "workType"),
+                "DISTRICT" => ("district", "district"),
+                "PLACEMENT_KIND" => ("placement_kind", "placementKind"),
+                _ => return None,
+            })
+        })
+        .collect();
+    let mut out = csv::Writer::from_writer(vec![]);
+    let mut header_row: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    header_row.extend(["value", "suppressed"]);
+    let mut write = |fields: Vec<String>| out.write_record(fields).is_ok();
+    let mut ok = write(header_row.iter().map(|s| s.to_string()).collect());
+    for row in data["stats"]["rows"].as_array().into_iter().flatten() {
+        let mut fields: Vec<String> = columns
+            .iter()
+            .map(|(_, key)| row[*key].as_str().unwrap_or_default().to_owned())
+            .collect();
+        fields.push(
+            row["value"]
+                .as_f64()
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+        );
+        fields.push(row["suppressed"].as_bool().unwrap_or(false).to_string());
+        ok &= write(fields);
+    }
+    match out.into_inner() {
+        Ok(bytes) if ok => {
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response()
+        }
+        _ => request_error(
+            &headers,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "writing the CSV failed",
+        ),
+    }
+}
+
 /// Query parameters of `GET /graphql`.
 #[derive(Deserialize)]
 struct GetParams {
@@ -211,14 +326,29 @@ async fn execute(
     request: async_graphql::Request,
     is_get: bool,
 ) -> Response {
+    match run(shared, &headers, request, is_get).await {
+        Ok(response) => graphql_response(&headers, response),
+        Err(refusal) => refusal,
+    }
+}
+
+/// Authenticates, runs the request through the schema (and so the policy) and writes its audit
+/// events; a refusal before or after comes back as the HTTP answer to give.
+async fn run(
+    shared: Shared,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    is_get: bool,
+) -> Result<async_graphql::Response, Response> {
+    let headers = headers.clone();
     let doc = match async_graphql::parser::parse_query(&request.query) {
         Ok(doc) => doc,
         Err(e) => {
-            return request_error(
+            return Err(request_error(
                 &headers,
                 StatusCode::BAD_REQUEST,
                 &format!("the query does not parse: {e}"),
-            );
+            ));
         }
     };
     if is_get && is_mutation(&doc, request.operation_name.as_deref()) {
@@ -229,28 +359,28 @@ async fn execute(
         );
         resp.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return resp;
+        return Err(resp);
     }
     let caller = match bearer(&headers) {
         None if only_typename(&doc) => None,
         None => {
-            return unauthorized(
+            return Err(unauthorized(
                 &headers,
                 "authentication required: send `Authorization: Bearer <token>` (create one with `werkbrug token create`)",
-            );
+            ));
         }
         Some(token) => {
             match auth::authenticate(&shared.state.db, &shared.state.tokens, token).await {
                 Ok(caller) => Some(caller),
                 Err(AuthError::Db(e)) => {
                     tracing::error!(error = %e, "token check failed: database error");
-                    return request_error(
+                    return Err(request_error(
                         &headers,
                         StatusCode::SERVICE_UNAVAILABLE,
                         "the database is unavailable; try again later",
-                    );
+                    ));
                 }
-                Err(_) => return unauthorized(&headers, "invalid or expired token"),
+                Err(_) => return Err(unauthorized(&headers, "invalid or expired token")),
             }
         }
     };
@@ -269,7 +399,7 @@ async fn execute(
         None => None,
         Some(Ok(p)) if audit::PURPOSES.contains(&p.trim()) => Some(p.trim().to_owned()),
         Some(_) => {
-            return request_error(
+            return Err(request_error(
                 &headers,
                 StatusCode::BAD_REQUEST,
                 &format!(
@@ -277,7 +407,7 @@ async fn execute(
                     audit::PURPOSE_HEADER,
                     audit::PURPOSES.join(", ")
                 ),
-            );
+            ));
         }
     };
     let trace_id = audit::trace_id_from(headers.get("traceparent").and_then(|v| v.to_str().ok()))
@@ -300,13 +430,13 @@ async fn execute(
         && let Err(e) = audit::flush(&shared.state.db, &collector, c, &context).await
     {
         tracing::error!(error = %e, "audit log write failed; response withheld");
-        return request_error(
+        return Err(request_error(
             &headers,
             StatusCode::SERVICE_UNAVAILABLE,
             "the audit log could not be written; no data was returned",
-        );
+        ));
     }
-    graphql_response(&headers, response)
+    Ok(response)
 }
 
 fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {

@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod http;
 pub mod matching;
 pub mod policy;
+pub mod stats;
 pub mod visibility;
 
 use std::sync::Arc;
@@ -33,6 +34,14 @@ pub struct ServerSettings {
     pub max_page: usize,
     /// Most aliased fields a query may use.
     pub max_aliases: usize,
+    /// Smallest number of distinct persons an aggregate cell may count (k).
+    pub min_cell_size: usize,
+    /// Smallest denominator a rate is shown for.
+    pub min_rate_denominator: usize,
+    /// Days after a placement ends within which what follows decides its outcome.
+    pub outcome_window_days: i64,
+    /// How long a statistics snapshot serves before it is rebuilt.
+    pub stats_cache: Duration,
 }
 
 impl Default for ServerSettings {
@@ -44,6 +53,10 @@ impl Default for ServerSettings {
             max_complexity: 2_000,
             max_page: 100,
             max_aliases: 30,
+            min_cell_size: 10,
+            min_rate_denominator: 100,
+            outcome_window_days: 90,
+            stats_cache: Duration::from_secs(60),
         }
     }
 }
@@ -61,6 +74,8 @@ pub struct AppState {
     pub policy: Arc<policy::Policy>,
     /// HTTP settings.
     pub settings: ServerSettings,
+    /// The statistics snapshot shared by requests.
+    pub stats: Arc<stats::FactsCache>,
 }
 
 impl AppState {
@@ -77,6 +92,7 @@ impl AppState {
             protector,
             policy: Arc::new(policy::Policy::new()?),
             settings,
+            stats: Arc::default(),
         })
     }
 }

@@ -109,6 +109,7 @@ pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
     ("withdrawIntroduction", &[Partner]),
     ("acceptIntroduction", &[Caseworker]),
     ("declineIntroduction", &[Caseworker]),
+    ("stats", &[Network, Dashboard]),
 ];
 
 /// A refusal; names the field or entry point, never a value.

@@ -107,11 +107,16 @@ impl TestEnv {
 
     /// The application state for in-process requests.
     pub fn state(&self) -> server::AppState {
+        self.state_with(server::ServerSettings::default())
+    }
+
+    /// The application state with other settings.
+    pub fn state_with(&self, settings: server::ServerSettings) -> server::AppState {
         server::AppState::new(
             self.db.clone(),
             self.tokens.clone(),
             self.protector.clone(),
-            server::ServerSettings::default(),
+            settings,
         )
         .unwrap()
     }

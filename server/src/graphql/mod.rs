@@ -27,11 +27,12 @@ use crate::auth::Caller;
 use crate::matching::json_list_contains;
 use crate::policy::{Denied, RecordAccess, SCOPE_JOB_AGREEMENT};
 
+mod stats;
 mod work;
 
-/// The root query: persons and candidates, sources and runs, and work-to-work matching.
+/// The root query: persons and candidates, sources and runs, work-to-work matching and figures.
 #[derive(MergedObject, Default)]
-pub struct Query(CoreQuery, work::WorkQuery);
+pub struct Query(CoreQuery, work::WorkQuery, stats::StatsQuery);
 
 /// The root mutation: imports, consent, vacancies and introductions.
 #[derive(MergedObject, Default)]
