@@ -40,7 +40,7 @@ pub struct ServerSettings {
     pub min_rate_denominator: usize,
     /// Days after a placement ends within which what follows decides its outcome.
     pub outcome_window_days: i64,
-    /// How long a statistics snapshot serves before it is rebuilt.
+    /// How long a statistics snapshot or the matching index serves before it is rebuilt.
     pub stats_cache: Duration,
 }
 
@@ -76,6 +76,8 @@ pub struct AppState {
     pub settings: ServerSettings,
     /// The statistics snapshot shared by requests.
     pub stats: Arc<stats::FactsCache>,
+    /// The matching index shared by requests.
+    pub matching: Arc<matching::IndexCache>,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
             policy: Arc::new(policy::Policy::new()?),
             settings,
             stats: Arc::default(),
+            matching: Arc::default(),
         })
     }
 }

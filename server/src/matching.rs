@@ -1,15 +1,23 @@
 //! Matching candidates and vacancies: a documented, explainable score.
 //!
 //! A match is scored on six criteria of the generic profile, each worth a fixed number of points
-//! ([`CRITERIA`]; 100 in all). The database ranks candidates with the same formula as one SQL
-//! expression ([`score_expr`]) among those sharing at least one skill or the work type with the
-//! vacancy ([`relevant`]), so a request reads only its page; [`assess`] then explains the page's
-//! matches criterion by criterion. Both follow the table below, and a test holds them equal.
+//! ([`CRITERIA`]; 100 in all), among the candidates sharing at least one skill or the work type
+//! with the vacancy. Ranking uses an index ([`MatchIndex`]): one bit set per skill, work type,
+//! district and line over all candidates, combined per score level from the best down, so a
+//! request touches bit sets, not rows, and reads from the database only the candidates it
+//! returns (after the policy's row filter). [`assess`] explains a match criterion by criterion
+//! from the current row; a test holds the two equal.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_graphql::Enum;
+use chrono::NaiveDate;
+use fixedbitset::FixedBitSet;
 use model::entity::{candidate_profile, vacancy};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, Condition, IdenStatic};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryOrder, QuerySelect};
 
 /// One criterion of a match.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -202,93 +210,233 @@ pub fn json_list_contains(column: candidate_profile::Column, value: &str) -> Exp
     .like(LikeExpr::new(format!("%\"{escaped}\"%")).escape('!'))
 }
 
-/// Candidates worth ranking for the vacancy: sharing a skill or the work type; `None` when the
-/// vacancy names neither (every candidate is then worth ranking).
-pub fn relevant(v: &vacancy::Model) -> Option<Condition> {
-    use candidate_profile::Column as C;
-    let mut any = Condition::any();
-    let skills = vacancy_skills(v);
-    for s in &skills {
-        any = any.add(json_list_contains(C::Skills, s));
-    }
-    if let Some(w) = &v.work_type {
-        any = any.add(json_list_contains(C::WorkTypes, w));
-    } else if skills.is_empty() {
-        return None;
-    }
-    Some(any)
+/// What the index reads of a profile: person, skills, work types, district, line, hours and
+/// availability.
+type IndexRow = (
+    i64,
+    serde_json::Value,
+    serde_json::Value,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+    Option<NaiveDate>,
+);
+
+/// Candidates' generic profiles as bit sets, for ranking without reading rows.
+#[derive(Debug, Default)]
+pub struct MatchIndex {
+    /// Person ids, ascending; bit `i` of every set stands for `persons[i]`.
+    persons: Vec<i64>,
+    skills: HashMap<String, FixedBitSet>,
+    work_types: HashMap<String, FixedBitSet>,
+    districts: HashMap<String, FixedBitSet>,
+    line_3: FixedBitSet,
+    line_4: FixedBitSet,
+    hours: Vec<Option<f64>>,
+    available_from: Vec<Option<NaiveDate>>,
 }
 
-/// The score of [`assess`] as one SQL expression over `candidate_profile`.
-pub fn score_expr(v: &vacancy::Model) -> Expr {
-    use candidate_profile::Column as C;
-    let col = |c: C| Expr::col((candidate_profile::Entity, c));
-    let when = |cond: Condition, pts: i64| -> Expr {
-        Expr::case(cond, Expr::val(pts))
-            .finally(Expr::val(0i64))
-            .into()
-    };
-    let skills = vacancy_skills(v);
-    let skill_points = if skills.is_empty() {
-        Expr::val(points(Criterion::Skills))
-    } else {
-        let shared = skills
-            .iter()
-            .map(|s| when(Condition::all().add(json_list_contains(C::Skills, s)), 1))
-            .reduce(|a, b| a.add(b))
-            .unwrap_or_else(|| Expr::val(0i64));
-        shared
-            .mul(Expr::val(points(Criterion::Skills)))
-            .div(Expr::val(skills.len() as i64))
-    };
-    let full = |c: Criterion| Expr::val(points(c));
-    let work_type = match &v.work_type {
-        None => full(Criterion::WorkType),
-        Some(w) => when(
-            Condition::all().add(json_list_contains(C::WorkTypes, w)),
-            points(Criterion::WorkType),
-        ),
-    };
-    let hours = match v.hours_per_week {
-        None => full(Criterion::Hours),
-        Some(h) => when(
-            Condition::all().add(col(C::HoursPerWeek).gte(h)),
-            points(Criterion::Hours),
-        ),
-    };
-    let district = match &v.district {
-        None => full(Criterion::District),
-        Some(d) => when(
-            Condition::all()
-                .add(Expr::expr(Func::lower(col(C::District))).eq(d.trim().to_lowercase())),
-            points(Criterion::District),
-        ),
-    };
-    let availability = match v.start_date {
-        None => full(Criterion::Availability),
-        Some(start) => when(
-            Condition::any()
-                .add(C::AvailableFrom.is_null())
-                .add(col(C::AvailableFrom).lte(start)),
-            points(Criterion::Availability),
-        ),
-    };
-    let mut line_ok = Condition::any()
-        .add(C::Line.is_null())
-        .add(C::Line.is_not_in(["line_3", "line_4"]));
-    if v.suitable_line_3 {
-        line_ok = line_ok.add(C::Line.eq("line_3"));
+impl MatchIndex {
+    /// Reads every candidate profile.
+    pub async fn load(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        use candidate_profile::Column as C;
+        let rows: Vec<IndexRow> = candidate_profile::Entity::find()
+            .select_only()
+            .columns([
+                C::PersonId,
+                C::Skills,
+                C::WorkTypes,
+                C::District,
+                C::Line,
+                C::HoursPerWeek,
+                C::AvailableFrom,
+            ])
+            .order_by_asc(C::PersonId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(Self::build(rows))
     }
-    if v.suitable_line_4 {
-        line_ok = line_ok.add(C::Line.eq("line_4"));
+
+    /// Builds the index from profile rows in ascending person order.
+    fn build(rows: Vec<IndexRow>) -> Self {
+        let n = rows.len();
+        let mut index = Self {
+            line_3: FixedBitSet::with_capacity(n),
+            line_4: FixedBitSet::with_capacity(n),
+            ..Default::default()
+        };
+        let set = |map: &mut HashMap<String, FixedBitSet>, key: String, i: usize| {
+            map.entry(key)
+                .or_insert_with(|| FixedBitSet::with_capacity(n))
+                .insert(i);
+        };
+        for (i, (person, skills, work_types, district, line, hours, from)) in
+            rows.into_iter().enumerate()
+        {
+            index.persons.push(person);
+            for s in list(&skills) {
+                set(&mut index.skills, s, i);
+            }
+            for w in list(&work_types) {
+                set(&mut index.work_types, w, i);
+            }
+            if let Some(d) = district {
+                set(&mut index.districts, d.trim().to_lowercase(), i);
+            }
+            match line.as_deref() {
+                Some("line_3") => index.line_3.insert(i),
+                Some("line_4") => index.line_4.insert(i),
+                _ => {}
+            }
+            index.hours.push(hours);
+            index.available_from.push(from);
+        }
+        index
     }
-    let line = when(line_ok, points(Criterion::Line));
-    skill_points
-        .add(work_type)
-        .add(hours)
-        .add(district)
-        .add(availability)
-        .add(line)
+
+    /// Candidates in ranking order — score descending, then person id — among those sharing a
+    /// skill or the work type with the vacancy, with their scores; lazily, best first.
+    pub fn ranked(&self, v: &vacancy::Model) -> impl Iterator<Item = (i64, i64)> + '_ {
+        let n = self.persons.len();
+        let all = || {
+            let mut b = FixedBitSet::with_capacity(n);
+            b.insert_range(..);
+            b
+        };
+        let none = || FixedBitSet::with_capacity(n);
+        let skills = vacancy_skills(v);
+        // Candidates by how many of the vacancy's skills they have.
+        let mut counts = vec![0u8; n];
+        for s in &skills {
+            if let Some(b) = self.skills.get(s) {
+                for i in b.ones() {
+                    counts[i] += 1;
+                }
+            }
+        }
+        let mut with = vec![none(); skills.len() + 1];
+        for (i, c) in counts.iter().enumerate() {
+            with[usize::from(*c)].insert(i);
+        }
+        let work_type = match &v.work_type {
+            None => all(),
+            Some(w) => self
+                .work_types
+                .get(&w.to_lowercase())
+                .cloned()
+                .unwrap_or_else(none),
+        };
+        let mut hours = none();
+        let mut available = none();
+        for i in 0..n {
+            if v.hours_per_week
+                .is_none_or(|need| self.hours[i].is_some_and(|h| h >= need))
+            {
+                hours.insert(i);
+            }
+            if v.start_date
+                .is_none_or(|s| self.available_from[i].is_none_or(|f| f <= s))
+            {
+                available.insert(i);
+            }
+        }
+        let district = match &v.district {
+            None => all(),
+            Some(d) => self
+                .districts
+                .get(&d.trim().to_lowercase())
+                .cloned()
+                .unwrap_or_else(none),
+        };
+        let mut line = all();
+        if !v.suitable_line_3 {
+            line.difference_with(&self.line_3);
+        }
+        if !v.suitable_line_4 {
+            line.difference_with(&self.line_4);
+        }
+        let criteria = [
+            (work_type, points(Criterion::WorkType)),
+            (hours, points(Criterion::Hours)),
+            (district, points(Criterion::District)),
+            (available, points(Criterion::Availability)),
+            (line, points(Criterion::Line)),
+        ];
+        let relevance_needed = !skills.is_empty() || v.work_type.is_some();
+        // Every combination of skill count and criteria met, grouped by score.
+        let mut levels: Vec<(i64, FixedBitSet)> = Vec::new();
+        for (c, base) in with.iter().enumerate() {
+            if base.is_clear() {
+                continue;
+            }
+            let skill_points = if skills.is_empty() {
+                points(Criterion::Skills)
+            } else {
+                points(Criterion::Skills) * c as i64 / skills.len() as i64
+            };
+            for mask in 0u32..(1 << criteria.len()) {
+                let met_work_type = mask & 1 == 1;
+                if relevance_needed && c == 0 && !(met_work_type && v.work_type.is_some()) {
+                    continue;
+                }
+                let mut b = base.clone();
+                let mut score = skill_points;
+                for (k, (set, pts)) in criteria.iter().enumerate() {
+                    if mask & (1 << k) != 0 {
+                        b.intersect_with(set);
+                        score += pts;
+                    } else {
+                        b.difference_with(set);
+                    }
+                }
+                if b.is_clear() {
+                    continue;
+                }
+                match levels.iter_mut().find(|(s, _)| *s == score) {
+                    Some((_, level)) => level.union_with(&b),
+                    None => levels.push((score, b)),
+                }
+            }
+        }
+        levels.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
+        levels.into_iter().flat_map(move |(score, b)| {
+            b.ones()
+                .map(|i| (self.persons[i], score))
+                .collect::<Vec<_>>()
+        })
+    }
+}
+
+/// The index shared by requests, rebuilt when older than the configured interval.
+#[derive(Default)]
+pub struct IndexCache {
+    slot: tokio::sync::Mutex<Option<(Instant, Arc<MatchIndex>)>>,
+}
+
+impl IndexCache {
+    /// The current index, rebuilt first when older than `max_age`.
+    pub async fn get(
+        &self,
+        db: &DatabaseConnection,
+        max_age: Duration,
+    ) -> Result<Arc<MatchIndex>, DbErr> {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, index)) = slot.as_ref()
+            && at.elapsed() < max_age
+        {
+            return Ok(index.clone());
+        }
+        let started = Instant::now();
+        let index = Arc::new(MatchIndex::load(db).await?);
+        tracing::info!(
+            candidates = index.persons.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "matching index built"
+        );
+        *slot = Some((Instant::now(), index.clone()));
+        Ok(index)
+    }
 }
 
 #[cfg(test)]
@@ -367,6 +515,73 @@ mod tests {
         assert_eq!(total(&a), 26 + 15 + 10);
     }
 
+    /// The index ranks exactly as scoring every relevant candidate with [`assess`] would.
+    #[test]
+    fn the_index_ranks_as_assess_scores() {
+        let skills = ["schoonmaak", "heftruck", "kassa", "koken", "magazijn"];
+        let districts = ["Noord", "Oost", "West"];
+        let profiles: Vec<candidate_profile::Model> = (1..=400i64)
+            .map(|i| {
+                let mut p = profile();
+                let u = i as usize;
+                p.person_id = i;
+                p.skills = json!([skills[u % 5], skills[(u / 5) % 5]]);
+                let work_type = ["schoonmaak", "horeca"][u % 2];
+                p.work_types = json!([work_type]);
+                p.district = (!u.is_multiple_of(4)).then(|| districts[u % 3].to_owned());
+                p.line =
+                    [None, Some("line_3".to_owned()), Some("line_4".to_owned())][u % 3].clone();
+                p.hours_per_week = (!u.is_multiple_of(7)).then_some((u % 40) as f64);
+                p.available_from = NaiveDate::from_ymd_opt(2026, 1 + (u % 12) as u32, 1);
+                p
+            })
+            .collect();
+        let index = MatchIndex::build(
+            profiles
+                .iter()
+                .map(|p| {
+                    (
+                        p.person_id,
+                        p.skills.clone(),
+                        p.work_types.clone(),
+                        p.district.clone(),
+                        p.line.clone(),
+                        p.hours_per_week,
+                        p.available_from,
+                    )
+                })
+                .collect(),
+        );
+        let mut variants = vec![vacancy()];
+        let mut v = vacancy();
+        v.work_type = None;
+        v.district = None;
+        v.suitable_line_4 = true;
+        variants.push(v);
+        let mut v = vacancy();
+        v.skills = json!([]);
+        v.hours_per_week = None;
+        variants.push(v);
+        for v in variants {
+            let vs = vacancy_skills(&v);
+            let mut expected: Vec<(i64, i64)> = profiles
+                .iter()
+                .filter(|p| {
+                    let has = list(&p.skills);
+                    vs.iter().any(|s| has.contains(s))
+                        || v.work_type
+                            .as_deref()
+                            .is_some_and(|w| list(&p.work_types).contains(&w.to_owned()))
+                        || (vs.is_empty() && v.work_type.is_none())
+                })
+                .map(|p| (p.person_id, total(&assess(&v, p))))
+                .collect();
+            expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let got: Vec<(i64, i64)> = index.ranked(&v).collect();
+            assert_eq!(got, expected);
+        }
+    }
+
     #[test]
     fn open_criteria_count_as_met() {
         let mut v = vacancy();
@@ -377,6 +592,5 @@ mod tests {
         v.start_date = None;
         v.suitable_line_4 = true;
         assert_eq!(total(&assess(&v, &profile())), 100);
-        assert!(relevant(&v).is_none());
     }
 }

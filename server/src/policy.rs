@@ -233,17 +233,17 @@ impl Policy {
     }
 
     /// Whether the caller may read `table.column` of a record with the given access.
-    /// `field` is the schema's name for it, used in the refusal.
+    /// `field` is the schema's name for it, written out only into a refusal.
     pub fn field(
         &self,
         caller: &Caller,
         table: &str,
         column: &str,
         access: RecordAccess,
-        field: &str,
+        field: impl std::fmt::Display,
     ) -> Result<PrivacyClass, Denied> {
         let denied = || Denied::Field {
-            field: field.to_owned(),
+            field: field.to_string(),
         };
         let class = privacy::class_of(table, column).ok_or_else(denied)?;
         let allowed = match rule(caller.role, class).unwrap_or(Never) {

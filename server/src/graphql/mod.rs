@@ -1018,11 +1018,17 @@ pub struct RecordScope {
 
 impl RecordScope {
     /// Asks the policy whether `table.column` may be read, and audits personal/special reads.
-    fn check(&self, ctx: &Context<'_>, table: &str, column: &str, field: &str) -> Result<()> {
+    fn check(
+        &self,
+        ctx: &Context<'_>,
+        table: &str,
+        column: &str,
+        field: impl std::fmt::Display,
+    ) -> Result<()> {
         let caller = caller(ctx).ok_or_else(|| denied(Denied::Unauthenticated))?;
         let class = state(ctx)
             .policy
-            .field(caller, table, column, self.access, field)
+            .field(caller, table, column, self.access, &field)
             .map_err(denied)?;
         if class == PrivacyClass::Special
             && caller.role == model::Role::Caseworker
@@ -1045,7 +1051,7 @@ impl RecordScope {
                         .protector
                         .keyed_hash(b"person-id:", self.person_id.to_string().as_bytes())
                 });
-                collector.record(&pseudonym, field);
+                collector.record(&pseudonym, &field.to_string());
             } else {
                 return Err(Error::new(
                     "audit unavailable; personal data is not served without it",
@@ -1720,8 +1726,8 @@ macro_rules! guarded_object {
             $(
                 $(#[$fdoc])*
                 async fn $field(&self, ctx: &Context<'_>) -> Result<$ty> {
-                    let field = format!("{}.{}", stringify!($name), ctx.item.node.name.node);
-                    self.scope.check(ctx, $table, column!($field $(, $column)?), &field)?;
+                    let field = format_args!("{}.{}", stringify!($name), ctx.item.node.name.node);
+                    self.scope.check(ctx, $table, column!($field $(, $column)?), field)?;
                     let conv: fn(&$model, &AppState) -> $ty = $conv;
                     Ok(conv(&self.m, state(ctx)))
                 }

@@ -284,17 +284,42 @@ impl WorkQuery {
         ) else {
             return Ok(vec![]);
         };
-        let mut q = candidate_profile::Entity::find().filter(visible);
-        if let Some(relevant) = matching::relevant(&v) {
-            q = q.filter(relevant);
-        }
-        let rows = q
-            .order_by(matching::score_expr(&v), Order::Desc)
-            .order_by_asc(candidate_profile::Column::PersonId)
-            .limit(size as u64)
-            .all(db(ctx))
+        // Ranked by the index, best first; the policy's row filter and the current rows are
+        // read for growing batches of the ranking until the page is full.
+        let st = state(ctx);
+        let index = st
+            .matching
+            .get(db(ctx), st.settings.stats_cache)
             .await
             .map_err(db_error)?;
+        let mut ranking = index.ranked(&v);
+        let mut rows: Vec<candidate_profile::Model> = Vec::with_capacity(size);
+        let mut batch_size = 4 * size;
+        while rows.len() < size {
+            let batch: Vec<i64> = ranking.by_ref().take(batch_size).map(|(p, _)| p).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let mut found: HashMap<i64, candidate_profile::Model> =
+                candidate_profile::Entity::find()
+                    .filter(candidate_profile::Column::PersonId.is_in(batch.iter().copied()))
+                    .filter(visible.clone())
+                    .all(db(ctx))
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(|m| (m.person_id, m))
+                    .collect();
+            rows.extend(
+                batch
+                    .iter()
+                    .filter_map(|id| found.remove(id))
+                    .take(size - rows.len()),
+            );
+            batch_size = (batch_size * 4).min(20_000);
+        }
+        // The page as it is now (a profile may have changed since the index was built).
+        rows.sort_by_cached_key(|p| (-matching::total(&matching::assess(&v, p)), p.person_id));
         let assessed: Vec<(i64, Vec<matching::Assessment>)> = rows
             .iter()
             .map(|p| (p.person_id, matching::assess(&v, p)))
