@@ -21,7 +21,7 @@ use model::entity::{
 use model::{BsnProtector, Role};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder,
-    QuerySelect, Set, Statement,
+    QuerySelect, Set,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -60,9 +60,8 @@ async fn connect(pg: Option<&str>, dir: &std::path::Path) -> (DatabaseConnection
             let schema = format!("bench_work_{}", std::process::id());
             let admin = Database::connect(base).await.unwrap();
             admin
-                .execute_raw(Statement::from_string(
-                    admin.get_database_backend(),
-                    format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+                .execute_unprepared(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
                 ))
                 .await
                 .unwrap();
