@@ -447,6 +447,7 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
         println!(
             "\nwerkbrug demo: invented sample data, never real people.\n\
              GraphiQL: http://{addr}/  (paste a header below into GraphiQL's Headers tab)\n\
+             Dashboard: http://{addr}/dashboard  (paste the network or dashboard token)\n\
              {imported}Tokens, valid for one day:{banner}"
         );
     }

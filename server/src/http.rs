@@ -1,5 +1,5 @@
-//! HTTP: GraphQL over HTTP (`GET`/`POST /graphql`), GraphiQL, health and readiness, with request
-//! ids, timeouts, body limits and graceful shutdown.
+//! HTTP: GraphQL over HTTP (`GET`/`POST /graphql`), GraphiQL, the dashboard page, health and
+//! readiness, with request ids, timeouts, body limits and graceful shutdown.
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/stats.csv", get(stats_csv))
+        .route("/dashboard", get(crate::dashboard::page))
         .with_state(Shared { state, schema })
         .layer(panic_guard())
         .layer(DefaultBodyLimit::max(limit))
