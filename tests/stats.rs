@@ -230,6 +230,48 @@ async fn figures_equal_hand_computed_values() {
         assert!(row["value"].is_null());
     }
 
+    // Caseworkers see the derived outcome on the placement itself: 6 and 7 went on to another
+    // secondment at the firm (their caseload), so their first one ended in `next_placement`.
+    let caseworker = env.token(Role::Caseworker, "firm", &[]).await;
+    let r = send(
+        &app,
+        post(
+            "{ persons(first: 50) { edges { node { placements { kind startDate outcome } } } } }",
+            Some(&caseworker),
+        ),
+    )
+    .await
+    .body;
+    let outcomes: Vec<(String, Value)> = r["data"]["persons"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .flat_map(|e| e["node"]["placements"].as_array().unwrap().clone())
+        .map(|p| {
+            (
+                p["startDate"].as_str().unwrap().to_owned(),
+                p["outcome"].clone(),
+            )
+        })
+        .collect();
+    let firsts: Vec<&Value> = outcomes
+        .iter()
+        .filter(|(start, _)| start == "2024-01-01")
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(
+        firsts,
+        [&json!("next_placement"), &json!("next_placement")],
+        "{r}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .filter(|(start, _)| start == "2025-03-01")
+            .all(|(_, o)| o.is_null()),
+        "running placements have no outcome yet"
+    );
+
     // A filter leaving fewer than k persons is refused; so is a partner.
     let r = stats(
         &app,

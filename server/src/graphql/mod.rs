@@ -953,7 +953,28 @@ async fn load_persons(
         placements.entry(p.person_id).or_default().push(Placement {
             m: p,
             organisation: org,
+            derived_outcome: None,
         });
+    }
+    // Outcomes not given by a source follow from what came next (see `stats::derive_outcomes`).
+    let today = chrono::Utc::now().date_naive();
+    for list in placements.values_mut() {
+        let facts: Vec<crate::stats::PlacementFact> = list
+            .iter()
+            .map(|p| {
+                let (name, kind) = p
+                    .organisation
+                    .as_ref()
+                    .map(|o| (o.name.clone(), o.kind.clone()))
+                    .unwrap_or_default();
+                crate::stats::PlacementFact::new(&p.m, name, kind, today)
+            })
+            .collect();
+        let refs: Vec<&crate::stats::PlacementFact> = facts.iter().collect();
+        let derived = crate::stats::derive_outcomes(&refs, st.settings.outcome_window_days, today);
+        for (p, d) in list.iter_mut().zip(derived) {
+            p.derived_outcome = d.outcome.map(|o| o.as_str());
+        }
     }
     let mut consents: HashMap<i64, Vec<consent::Model>> = HashMap::new();
     for c in consent::Entity::find()
@@ -1890,6 +1911,8 @@ fn consent_status(m: &consent::Model, now: chrono::DateTime<chrono::Utc>) -> &'s
 pub struct Placement {
     m: placement::Model,
     organisation: Option<Organisation>,
+    /// The outcome that follows from what came next, when the source gave none.
+    derived_outcome: Option<&'static str>,
 }
 
 #[Object]
@@ -1922,8 +1945,13 @@ impl Placement {
     async fn hours_per_week(&self) -> Option<f64> {
         self.m.hours_per_week
     }
-    /// What followed the placement.
+    /// What followed the placement once it ended: next_placement, regular_work, education,
+    /// care, benefit or unknown — as the source gave it, else from what began within
+    /// `[stats] outcome_window_days` of the end; null while that window is open.
     async fn outcome(&self) -> Option<&str> {
-        self.m.outcome.as_deref()
+        match self.m.outcome.as_deref() {
+            Some(o) if o != "unknown" => Some(o),
+            _ => self.derived_outcome.or(self.m.outcome.as_deref()),
+        }
     }
 }

@@ -93,6 +93,28 @@ pub struct PlacementFact {
     pub source_outcome: Option<Outcome>,
 }
 
+impl PlacementFact {
+    /// The facts of a placement row at an organisation (name and kind), as of `today`.
+    pub fn new(
+        p: &placement::Model,
+        organisation: String,
+        organisation_kind: String,
+        today: NaiveDate,
+    ) -> Self {
+        Self {
+            person: p.person_id,
+            kind: p.kind.clone(),
+            organisation,
+            organisation_kind,
+            start: p.start_date,
+            ended: p.actual_end_date.is_some() || p.planned_end_date.is_some_and(|e| e < today),
+            end: p.actual_end_date.or(p.planned_end_date),
+            hours: p.hours_per_week,
+            source_outcome: p.outcome.as_deref().and_then(Outcome::parse),
+        }
+    }
+}
+
 /// A placement's outcome and, for a move to work, the days until the next placement began.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Derived {
@@ -267,22 +289,15 @@ impl Facts {
         for p in rows {
             let (organisation, organisation_kind) =
                 orgs.get(&p.organisation_id).cloned().unwrap_or_default();
-            let end = p.actual_end_date.or(p.planned_end_date);
             by_person
                 .entry(p.person_id)
                 .or_default()
-                .push(PlacementFact {
-                    person: p.person_id,
-                    kind: p.kind,
+                .push(PlacementFact::new(
+                    &p,
                     organisation,
                     organisation_kind,
-                    start: p.start_date,
-                    ended: p.actual_end_date.is_some()
-                        || p.planned_end_date.is_some_and(|e| e < today),
-                    end,
-                    hours: p.hours_per_week,
-                    source_outcome: p.outcome.as_deref().and_then(Outcome::parse),
-                });
+                    today,
+                ));
         }
         let mut labels: [Labels; 5] = Default::default();
         let mut facts = Vec::new();
