@@ -3,8 +3,9 @@
 //! On one SQLite database with CANDIDATES consented candidates, prints in one run the
 //! throughput of a partner's `candidates(first: 50)` through the real server (token check,
 //! policy row filter, per-field policy checks, audit collection, opaque ids) and of the same
-//! rows and fields served by a bench-only GraphQL schema that skips the policy layer, both
-//! called in-process through an axum router, sequentially; and the overhead ratio. The server
+//! rows and fields served by a bench-only GraphQL schema that skips the policy layer (behind the
+//! same HTTP handling and token check), both called in-process through an axum router,
+//! sequentially; and the overhead ratio. The server
 //! itself has no switch to turn the policy off: the harness is this file's own schema.
 //! Figures go to docs/benchmarks.md.
 
@@ -79,7 +80,7 @@ async fn run(candidates: usize, requests: usize) {
     .await
     .unwrap();
     let with_policy = server::app(state);
-    let without = harness(db.clone());
+    let without = harness(db.clone(), tokens.clone());
 
     // Both answer the same page.
     let a = call(&with_policy, &token).await;
@@ -225,18 +226,32 @@ async fn seed(db: &DatabaseConnection, n: usize) {
     }
 }
 
-/// The harness: the same rows and fields, no token check, no policy, no audit.
-fn harness(db: DatabaseConnection) -> Router {
+/// The harness: the same rows and fields behind the same HTTP handling and token check, with
+/// no policy — no row filter, no field checks, no audit collection, no sealed ids.
+fn harness(db: DatabaseConnection, keys: server::auth::TokenKeys) -> Router {
     let schema = Schema::build(HQuery, EmptyMutation, EmptySubscription)
-        .data(db)
+        .data(db.clone())
         .finish();
-    Router::new().route(
+    let router = Router::new().route(
         "/graphql",
-        axum::routing::post(move |body: axum::Json<async_graphql::Request>| {
-            let schema = schema.clone();
-            async move { axum::Json(schema.execute(body.0).await) }
-        }),
-    )
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::Json<async_graphql::Request>| {
+                let (schema, db, keys) = (schema.clone(), db.clone(), keys.clone());
+                async move {
+                    let token = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                        .unwrap_or_default();
+                    server::auth::authenticate(&db, &keys, token)
+                        .await
+                        .expect("the bench token is valid");
+                    axum::Json(schema.execute(body.0).await)
+                }
+            },
+        ),
+    );
+    server::http::with_http_layers(router, &server::ServerSettings::default())
 }
 
 struct HQuery;

@@ -27,14 +27,16 @@ pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 struct Shared {
     state: AppState,
     schema: WerkbrugSchema,
+    /// The schema's types, for the document checks before execution.
+    types: std::sync::Arc<crate::visibility::TypeMap>,
 }
 
 /// The werkbrug HTTP application as a router, ready to serve or to call in tests.
 pub fn app(state: AppState) -> Router {
     let schema = build_schema(Some(state.clone()));
-    let timeout = state.settings.request_timeout;
-    let limit = state.settings.body_limit;
-    Router::new()
+    let types = std::sync::Arc::new(crate::visibility::TypeMap::from_sdl(&crate::graphql::sdl()));
+    let settings = state.settings.clone();
+    let router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/", get(graphiql))
         .route("/graphiql", get(graphiql))
@@ -42,13 +44,24 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/stats.csv", get(stats_csv))
         .route("/dashboard", get(crate::dashboard::page))
-        .with_state(Shared { state, schema })
+        .with_state(Shared {
+            state,
+            schema,
+            types,
+        });
+    with_http_layers(router, &settings)
+}
+
+/// Wraps routes in the server's HTTP handling: panic guard, body limit, timeout, request ids
+/// and a tracing span per request. Public so that benchmarks compare like with like.
+pub fn with_http_layers(router: Router, settings: &crate::ServerSettings) -> Router {
+    router
         .layer(panic_guard())
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            timeout,
+            settings.request_timeout,
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
@@ -419,7 +432,22 @@ async fn run(
         purpose,
         trace_id,
     };
+    // Alias floods and types or fields the caller does not have fail as validation would,
+    // before anything runs.
+    let checked = crate::visibility::check_aliases(&doc, shared.state.settings.max_aliases)
+        .and_then(|()| match &caller {
+            Some(c) => {
+                crate::visibility::check_document(&doc, &shared.types, &shared.state.policy, c)
+            }
+            None => Ok(()),
+        });
+    if let Err(e) = checked {
+        return Ok(async_graphql::Response::from_errors(vec![e]));
+    }
     let collector = std::sync::Arc::new(AuditCollector::default());
+    let mut request = request;
+    // Parsed once: the schema executes the document checked here.
+    request.set_parsed_query(doc);
     let mut request = request
         .data(collector.clone())
         .data(audit::Purpose(context.purpose.clone()));

@@ -4,19 +4,17 @@
 //! Types and fields a caller's role may not use do not exist for that caller: introspection
 //! hides them (async-graphql's `visible`, whose functions evaluate the [`GATES`] below), and a
 //! request naming one — at the root or nested, through aliases and fragments — fails with the
-//! same "Unknown field" error as a field that was never there ([`HiddenFields`]; async-graphql
-//! applies `visible` to introspection only). [`AliasLimit`] refuses alias floods.
+//! same "Unknown field" error as a field that was never there ([`check_document`];
+//! async-graphql applies `visible` to introspection only). [`check_aliases`] refuses alias
+//! floods. Both run on the parsed document before execution, outside async-graphql's extension
+//! chain (an extension would wrap every field's resolution).
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::registry::{MetaTypeName, Registry};
-use async_graphql::{Pos, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Pos, Positioned, ServerError, ServerResult};
 use model::privacy::PrivacyClass;
 
-use crate::AppState;
 use crate::auth::Caller;
 use crate::policy::{ENTRY_POINTS, Policy};
 
@@ -93,54 +91,82 @@ pub fn has_root(policy: &Policy, caller: Option<&Caller>, field: &str) -> bool {
     !ENTRY_POINTS.iter().any(|(e, _)| *e == field) || policy.entry(caller, field).is_ok()
 }
 
-/// The extension factory; installed on the schema.
-pub struct HiddenFields;
+/// Every object type's fields and the named type each returns, read from the schema's SDL.
+#[derive(Debug, Default)]
+pub struct TypeMap {
+    types: HashMap<String, HashMap<String, String>>,
+}
 
-impl ExtensionFactory for HiddenFields {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(HiddenFieldsExtension)
+impl TypeMap {
+    /// Reads the map from the full SDL (every type and field, as exported).
+    pub fn from_sdl(sdl: &str) -> Self {
+        use async_graphql::parser::types::{BaseType, TypeKind, TypeSystemDefinition};
+        let mut types = HashMap::new();
+        let Ok(doc) = async_graphql::parser::parse_schema(sdl) else {
+            return Self::default();
+        };
+        for def in doc.definitions {
+            let TypeSystemDefinition::Type(t) = def else {
+                continue;
+            };
+            let fields = match &t.node.kind {
+                TypeKind::Object(o) => &o.fields,
+                TypeKind::Interface(i) => &i.fields,
+                _ => continue,
+            };
+            let map = fields
+                .iter()
+                .map(|f| {
+                    let mut ty = &f.node.ty.node;
+                    while let BaseType::List(inner) = &ty.base {
+                        ty = inner;
+                    }
+                    let name = match &ty.base {
+                        BaseType::Named(n) => n.to_string(),
+                        BaseType::List(_) => String::new(),
+                    };
+                    (f.node.name.node.to_string(), name)
+                })
+                .collect();
+            types.insert(t.node.name.node.to_string(), map);
+        }
+        Self { types }
+    }
+
+    fn field_type(&self, ty: &str, field: &str) -> Option<&str> {
+        self.types.get(ty)?.get(field).map(String::as_str)
     }
 }
 
-struct HiddenFieldsExtension;
-
-#[async_trait::async_trait]
-impl Extension for HiddenFieldsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        // Anonymous callers get "authentication required" from the resolver, which says more.
-        let (Some(state), Some(caller)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Caller>())
-        else {
-            return Ok(doc);
+/// Fails on the first type or field of the document the caller does not have, with the error
+/// validation gives for a field that does not exist.
+pub fn check_document(
+    doc: &ExecutableDocument,
+    types: &TypeMap,
+    policy: &Policy,
+    caller: &Caller,
+) -> Result<(), ServerError> {
+    let walk = Walk {
+        doc,
+        types,
+        policy,
+        caller,
+    };
+    for (_, op) in doc.operations.iter() {
+        let root = match op.node.ty {
+            OperationType::Query => "Query",
+            OperationType::Mutation => "Mutation",
+            OperationType::Subscription => continue,
         };
-        let walk = Walk {
-            doc: &doc,
-            registry: &ctx.schema_env.registry,
-            policy: &state.policy,
-            caller,
-        };
-        for (_, op) in doc.operations.iter() {
-            let root = match op.node.ty {
-                OperationType::Query => "Query",
-                OperationType::Mutation => "Mutation",
-                OperationType::Subscription => continue,
-            };
-            walk.check(&op.node.selection_set, root, true, &mut HashSet::new())?;
-        }
-        Ok(doc)
+        walk.check(&op.node.selection_set, root, true, &mut HashSet::new())?;
     }
+    Ok(())
 }
 
 /// A walk over one document for one caller.
 struct Walk<'a> {
     doc: &'a ExecutableDocument,
-    registry: &'a Registry,
+    types: &'a TypeMap,
     policy: &'a Policy,
     caller: &'a Caller,
 }
@@ -175,13 +201,7 @@ impl Walk<'_> {
                         return Err(unknown());
                     }
                     // Unknown names are left to validation, which reports them.
-                    let Some(child) = self
-                        .registry
-                        .types
-                        .get(ty)
-                        .and_then(|t| t.field_by_name(name))
-                        .map(|m| MetaTypeName::concrete_typename(&m.ty).to_owned())
-                    else {
+                    let Some(child) = self.types.field_type(ty, name).map(str::to_owned) else {
                         continue;
                     };
                     if !has(self.policy, caller, &child, "") {
@@ -229,44 +249,23 @@ impl Walk<'_> {
 }
 
 /// Refuses documents with more aliased fields than allowed (`[server] max_aliases`).
-pub struct AliasLimit(pub usize);
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
+pub fn check_aliases(doc: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
+    let mut count = 0;
+    for (_, op) in doc.operations.iter() {
+        count += aliases(&op.node.selection_set);
     }
-}
-
-struct AliasLimitExtension(usize);
-
-#[async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let mut count = 0;
-        for (_, op) in doc.operations.iter() {
-            count += aliases(&op.node.selection_set);
-        }
-        for f in doc.fragments.values() {
-            count += aliases(&f.node.selection_set);
-        }
-        if count > self.0 {
-            return Err(ServerError::new(
-                format!(
-                    "the query uses {count} aliases; at most {} are allowed ([server] max_aliases)",
-                    self.0
-                ),
-                None,
-            ));
-        }
-        Ok(doc)
+    for f in doc.fragments.values() {
+        count += aliases(&f.node.selection_set);
     }
+    if count > max {
+        return Err(ServerError::new(
+            format!(
+                "the query uses {count} aliases; at most {max} are allowed ([server] max_aliases)"
+            ),
+            None,
+        ));
+    }
+    Ok(())
 }
 
 /// Aliased fields in a selection set, nested ones included (fragment spreads counted where the

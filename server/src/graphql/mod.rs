@@ -50,9 +50,7 @@ pub fn build_schema(state: Option<AppState>) -> WerkbrugSchema {
         .unwrap_or_default();
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .extension(crate::visibility::HiddenFields)
-        .extension(crate::visibility::AliasLimit(limits.max_aliases));
+        .limit_complexity(limits.max_complexity);
     if let Some(state) = state {
         builder = builder.data(state);
     }

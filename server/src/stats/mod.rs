@@ -639,18 +639,31 @@ pub fn compute(facts: &Facts, req: &Request, t: Thresholds) -> Result<Vec<Row>, 
         return Err(StatsError::TooManyCells(MAX_CELLS));
     }
     let mut cells = vec![Acc::default(); total];
-    let index = |f: &Fact, period: usize| -> usize {
-        req.group_by
+    // A cell's index is the sum of each grouped value times its dimension's stride; the
+    // attribute part is the same for every period of a fact.
+    let mut strides = vec![1usize; sizes.len()];
+    for i in (0..sizes.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * sizes[i + 1];
+    }
+    let time_stride = req
+        .group_by
+        .iter()
+        .zip(&strides)
+        .find(|(d, _)| d.is_time())
+        .map_or(0, |(_, s)| *s);
+    let attribute_dims: Vec<(usize, usize)> = req
+        .group_by
+        .iter()
+        .zip(&strides)
+        .filter_map(|(d, s)| attribute(*d).map(|a| (a, *s)))
+        .collect();
+    let base = |f: &Fact| -> usize {
+        attribute_dims
             .iter()
-            .zip(&sizes)
-            .fold(0usize, |acc, (d, size)| {
-                let v = match attribute(*d) {
-                    Some(a) => f.dims[a] as usize,
-                    None => period,
-                };
-                acc * size + v
-            })
+            .map(|(a, s)| f.dims[*a] as usize * s)
+            .sum()
     };
+    let index = |f: &Fact, period: usize| -> usize { base(f) + period * time_stride };
     // The period holding a date, if the date is in the range.
     let period_of = |d: NaiveDate| -> Option<usize> {
         if d < req.from || d > req.to {
@@ -695,8 +708,9 @@ pub fn compute(facts: &Facts, req: &Request, t: Thresholds) -> Result<Vec<Row>, 
                 }
             }
             Measure::Active => {
+                let b = base(f);
                 for p in running(f) {
-                    cells[index(f, p)].count(f.person);
+                    cells[b + p * time_stride].count(f.person);
                 }
             }
             Measure::Outflow => {
