@@ -27,11 +27,13 @@ pub enum CryptoError {
     Decrypt,
 }
 
-/// Holds the two BSN keys; `Debug` never prints them.
+/// Holds the two BSN keys; `Debug` never prints them. The ciphers and the keyed HMAC are set
+/// up once: sealing runs for every id a response carries and every imported row.
 #[derive(Clone)]
 pub struct BsnProtector {
-    encryption_key: SecretSlice<u8>,
-    pseudonym_key: SecretSlice<u8>,
+    encryption: Aes256Gcm,
+    ids: Aes256Gcm,
+    mac: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for BsnProtector {
@@ -58,18 +60,30 @@ pub fn generate_key_hex() -> String {
 impl BsnProtector {
     /// Builds a protector from two 64-hex-digit keys.
     pub fn from_hex(encryption_key: &str, pseudonym_key: &str) -> Result<Self, CryptoError> {
+        let encryption_key: SecretSlice<u8> =
+            parse_key(encryption_key, "the BSN encryption key")?.into();
+        let pseudonym_key: SecretSlice<u8> =
+            parse_key(pseudonym_key, "the BSN pseudonym key")?.into();
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(pseudonym_key.expose_secret())
+            .expect("HMAC accepts any key length");
+        let mut id_key = mac.clone();
+        id_key.update(b"audience-id-key");
+        let ids = Aes256Gcm::new_from_slice(&id_key.finalize().into_bytes())
+            .expect("32-byte key");
+        let encryption = Aes256Gcm::new_from_slice(encryption_key.expose_secret())
+            .expect("key length checked by parse_key");
         Ok(Self {
-            encryption_key: parse_key(encryption_key, "the BSN encryption key")?.into(),
-            pseudonym_key: parse_key(pseudonym_key, "the BSN pseudonym key")?.into(),
+            encryption,
+            ids,
+            mac,
         })
     }
 
     /// Seals a BSN as base64(nonce ‖ ciphertext ‖ tag); a fresh nonce each time.
     pub fn encrypt(&self, bsn: &Bsn) -> String {
-        let cipher = Aes256Gcm::new_from_slice(self.encryption_key.expose_secret())
-            .expect("key length checked at construction");
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let ct = cipher
+        let ct = self
+            .encryption
             .encrypt(&nonce, bsn.expose().as_bytes())
             .expect("AES-GCM encryption of 9 bytes cannot fail");
         let mut out = nonce.to_vec();
@@ -83,10 +97,9 @@ impl BsnProtector {
         if raw.len() < 12 + 16 {
             return Err(CryptoError::Malformed);
         }
-        let cipher = Aes256Gcm::new_from_slice(self.encryption_key.expose_secret())
-            .expect("key length checked at construction");
         let (nonce, ct) = raw.split_at(12);
-        let plain = cipher
+        let plain = self
+            .encryption
             .decrypt(Nonce::from_slice(nonce), ct)
             .map_err(|_| CryptoError::Decrypt)?;
         let text = String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)?;
@@ -102,8 +115,9 @@ impl BsnProtector {
     /// AES-256-GCM with a synthetic nonce, so two audiences get unrelated ids for the same row and
     /// only the server can map an id back. URL-safe base64, 48 characters.
     pub fn seal_id(&self, audience: &str, id: i64) -> String {
-        let (cipher, nonce) = self.id_cipher(audience, id);
-        let ct = cipher
+        let nonce = self.id_nonce(audience, id);
+        let ct = self
+            .ids
             .encrypt(
                 Nonce::from_slice(&nonce),
                 aes_gcm::aead::Payload {
@@ -124,8 +138,8 @@ impl BsnProtector {
             return None;
         }
         let (nonce, ct) = raw.split_at(12);
-        let (cipher, _) = self.id_cipher(audience, 0);
-        let plain = cipher
+        let plain = self
+            .ids
             .decrypt(
                 Nonce::from_slice(nonce),
                 aes_gcm::aead::Payload {
@@ -137,24 +151,22 @@ impl BsnProtector {
         Some(i64::from_be_bytes(plain.try_into().ok()?))
     }
 
-    fn id_cipher(&self, audience: &str, id: i64) -> (Aes256Gcm, [u8; 12]) {
-        let key =
-            hex::decode(self.keyed_hash(b"audience-id-key", b"")).expect("hex of our own hash");
-        let cipher = Aes256Gcm::new_from_slice(&key).expect("32-byte key");
+    /// The synthetic nonce of an id for an audience: HMAC of `audience-id-nonce:{audience}:`
+    /// and the id, first 12 bytes.
+    fn id_nonce(&self, audience: &str, id: i64) -> [u8; 12] {
+        let mut mac = self.mac.clone();
+        mac.update(b"audience-id-nonce:");
+        mac.update(audience.as_bytes());
+        mac.update(b":");
+        mac.update(&id.to_be_bytes());
         let mut nonce = [0u8; 12];
-        let synthetic = hex::decode(self.keyed_hash(
-            format!("audience-id-nonce:{audience}:").as_bytes(),
-            &id.to_be_bytes(),
-        ))
-        .expect("hex of our own hash");
-        nonce.copy_from_slice(&synthetic[..12]);
-        (cipher, nonce)
+        nonce.copy_from_slice(&mac.finalize().into_bytes()[..12]);
+        nonce
     }
 
     /// A keyed hash of `value` in the namespace `context`, e.g. for audience-specific person ids.
     pub fn keyed_hash(&self, context: &[u8], value: &[u8]) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.pseudonym_key.expose_secret())
-            .expect("HMAC accepts any key length");
+        let mut mac = self.mac.clone();
         mac.update(context);
         mac.update(value);
         hex::encode(mac.finalize().into_bytes())
