@@ -68,8 +68,7 @@ impl BsnProtector {
             .expect("HMAC accepts any key length");
         let mut id_key = mac.clone();
         id_key.update(b"audience-id-key");
-        let ids = Aes256Gcm::new_from_slice(&id_key.finalize().into_bytes())
-            .expect("32-byte key");
+        let ids = Aes256Gcm::new_from_slice(&id_key.finalize().into_bytes()).expect("32-byte key");
         let encryption = Aes256Gcm::new_from_slice(encryption_key.expose_secret())
             .expect("key length checked by parse_key");
         Ok(Self {

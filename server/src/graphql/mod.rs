@@ -27,9 +27,6 @@ use crate::auth::Caller;
 use crate::matching::json_list_contains;
 use crate::policy::{Denied, RecordAccess, SCOPE_JOB_AGREEMENT};
 
-mod stats;
-mod work;
-
 /// The root query: persons and candidates, sources and runs, work-to-work matching and figures.
 #[derive(MergedObject, Default)]
 pub struct Query(CoreQuery, work::WorkQuery, stats::StatsQuery);
@@ -125,6 +122,10 @@ visible_class!(
     visible_personal => PrivacyClass::Personal,
     visible_special => PrivacyClass::Special,
 );
+
+// Declared after the visibility macros, which they use.
+mod stats;
+mod work;
 
 fn denied(d: Denied) -> Error {
     let code = match d {

@@ -5,12 +5,10 @@ use async_graphql::{
 };
 use chrono::{Datelike, Months, NaiveDate, Utc};
 
-use super::{db_error, enter, state};
+use super::{caller, db_error, enter, state};
 use crate::stats::{self, Dimension, Measure, StatsError, Thresholds};
 
-fn visible_stats(ctx: &Context<'_>) -> bool {
-    state(ctx).policy.entry(super::caller(ctx), "stats").is_ok()
-}
+visible_entry!(visible_stats => "stats");
 
 /// A figure.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

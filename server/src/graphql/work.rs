@@ -38,40 +38,18 @@ pub const TRANSITION_KINDS: [&str; 4] = [
     "participation_place",
 ];
 
-fn visible(ctx: &Context<'_>, entry: &str) -> bool {
-    state(ctx).policy.entry(caller(ctx), entry).is_ok()
-}
-
-fn visible_vacancies(ctx: &Context<'_>) -> bool {
-    visible(ctx, "vacancies")
-}
-fn visible_vacancy(ctx: &Context<'_>) -> bool {
-    visible(ctx, "vacancy")
-}
-fn visible_vacancy_edits(ctx: &Context<'_>) -> bool {
-    visible(ctx, "createVacancy")
-}
-fn visible_transitions(ctx: &Context<'_>) -> bool {
-    visible(ctx, "transitionsDue")
-}
-fn visible_matches(ctx: &Context<'_>) -> bool {
-    visible(ctx, "matches")
-}
-fn visible_vacancies_for(ctx: &Context<'_>) -> bool {
-    visible(ctx, "vacanciesFor")
-}
-fn visible_introductions(ctx: &Context<'_>) -> bool {
-    visible(ctx, "introductions")
-}
-fn visible_request_introduction(ctx: &Context<'_>) -> bool {
-    visible(ctx, "requestIntroduction")
-}
-fn visible_decide_introduction(ctx: &Context<'_>) -> bool {
-    visible(ctx, "acceptIntroduction")
-}
-fn visible_person(ctx: &Context<'_>) -> bool {
-    visible(ctx, "person")
-}
+visible_entry!(
+    visible_vacancies => "vacancies",
+    visible_vacancy => "vacancy",
+    visible_vacancy_edits => "createVacancy",
+    visible_transitions => "transitionsDue",
+    visible_matches => "matches",
+    visible_vacancies_for => "vacanciesFor",
+    visible_introductions => "introductions",
+    visible_request_introduction => "requestIntroduction",
+    visible_decide_introduction => "acceptIntroduction",
+    visible_person => "person",
+);
 
 fn not_found(what: &str) -> Error {
     Error::new(what.to_owned()).extend_with(|_, e| e.set("code", "NOT_FOUND"))
