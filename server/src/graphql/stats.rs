@@ -196,7 +196,7 @@ impl StatsQuery {
             min_cell_size: s.min_cell_size,
             min_rate_denominator: s.min_rate_denominator,
         };
-        let rows = stats::compute(&facts, &req, thresholds).map_err(|e| {
+        let rows = facts.table(&req, thresholds).map_err(|e| {
             let code = match e {
                 StatsError::PopulationTooSmall(_) => "POPULATION_TOO_SMALL",
                 _ => "BAD_USER_INPUT",
@@ -209,14 +209,14 @@ impl StatsQuery {
             to,
             min_cell_size: s.min_cell_size as i32,
             rows: rows
-                .into_iter()
+                .iter()
                 .map(|r| {
                     let mut row = StatsRow {
                         value: r.value,
                         suppressed: r.suppressed,
                         ..Default::default()
                     };
-                    for (d, v) in group_by.iter().zip(r.key) {
+                    for (d, v) in group_by.iter().zip(r.key.iter().cloned()) {
                         let slot = match d {
                             StatsDimension::Month
                             | StatsDimension::Quarter

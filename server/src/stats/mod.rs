@@ -218,6 +218,33 @@ pub struct Facts {
     pub labels: [Vec<String>; 5],
     /// The day the snapshot was taken.
     pub today: NaiveDate,
+    /// Tables already computed from this snapshot (dashboards ask the same ones again).
+    results: std::sync::Mutex<HashMap<String, Arc<Vec<Row>>>>,
+}
+
+/// Most tables kept per snapshot.
+const MAX_CACHED_TABLES: usize = 256;
+
+impl Facts {
+    /// [`compute`], answered from the tables this snapshot already computed where it can.
+    pub fn table(&self, req: &Request, t: Thresholds) -> Result<Arc<Vec<Row>>, StatsError> {
+        let key = format!("{req:?}|{t:?}");
+        if let Some(rows) = self.lock_results().get(&key) {
+            return Ok(rows.clone());
+        }
+        let rows = Arc::new(compute(self, req, t)?);
+        let mut results = self.lock_results();
+        if results.len() >= MAX_CACHED_TABLES {
+            results.clear();
+        }
+        results.insert(key, rows.clone());
+        Ok(rows)
+    }
+
+    fn lock_results(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Vec<Row>>>> {
+        // A poisoned cache only loses cached tables.
+        self.results.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Interns labels of one dimension.
@@ -329,6 +356,7 @@ impl Facts {
             facts,
             labels: labels.map(|l| l.list),
             today,
+            results: Default::default(),
         })
     }
 }
