@@ -408,7 +408,10 @@ impl Importer {
             limits: self.config.limits(),
             http: self.http_input(cfg, src).await?,
         };
-        let mut stream = reader.read(input);
+        let stream = reader.read(input);
+        // Reading, mapping and hashing run on a thread of their own, a few hundred rows ahead
+        // of the writing here: with two cores, one maps while the other writes.
+        let mut mapped = spawn_mapping(stream, preset, cfg.columns.clone(), self.protector.clone());
         let txn = self.db.begin().await?;
         if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             // The run's lookups are prepared statements against tables that grow inside this
@@ -418,70 +421,31 @@ impl Importer {
                 .await?;
         }
         let mut batch = Batch::new(self, cfg, src, preset, run_id, &txn).await?;
-        let mut index: Option<ColumnIndex> = None;
         let mut files = vec![];
-        let mut current: (Arc<str>, Option<Arc<str>>) = (Arc::from(""), None);
-        let mut shape = Arc::new(RowShape::default());
-        while let Some(event) = stream.recv().await {
-            match event? {
-                ReadEvent::Headers {
-                    file,
-                    sheet,
-                    headers: h,
-                } => {
-                    batch.flush().await?;
-                    index = Some(ColumnIndex::locate(preset, &cfg.columns, &h).map_err(
-                        |missing| ImportError::Columns {
-                            file: file.clone(),
-                            sheet: sheet.clone(),
-                            missing,
-                        },
-                    )?);
-                    files.push(match &sheet {
-                        Some(s) => format!("{file} [{s}]"),
-                        None => file.clone(),
-                    });
-                    current = (Arc::from(file.as_str()), sheet.as_deref().map(Arc::from));
-                    shape = Arc::new(RowShape::new(h, index.as_ref().expect("just set")));
-                }
-                ReadEvent::Row(row) => {
-                    let index = index.as_ref().expect("readers send headers first");
-                    batch.counts.read += 1;
-                    let values = Values {
-                        cells: &row.cells,
-                        index,
-                    };
-                    let mapped = preset.map(&values);
-                    let changed_at = match &mapped {
-                        // A feed moves past a refused item too: it is kept as a rejected row,
-                        // and asking for it again on every run would only repeat that.
-                        Err(_) if index.declares("changed_at") => values
-                            .text("changed_at")
-                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
-                        _ => None,
-                    };
-                    let hash = mapped.is_ok().then(|| self.row_hash(&shape, &row.cells));
-                    let meta = RowMeta {
-                        file: current.0.clone(),
-                        sheet: current.1.clone(),
-                        number: row.number,
-                        cells: row.cells,
-                        shape: shape.clone(),
-                    };
-                    match mapped {
-                        Ok(record) => batch.push(record, hash.unwrap_or_default(), meta),
-                        Err(rejection) => {
-                            if let Some(t) = changed_at {
-                                batch.note_change(t.with_timezone(&Utc));
-                            }
-                            batch.reject(meta, rejection)
-                        }
-                    }
-                    // Bounded so one statement stays within SQLite's limit of bound values.
-                    if batch.len() >= self.config.batch_size.clamp(1, 1000) {
+        while let Some(chunk) = mapped.recv().await {
+            for item in chunk? {
+                match item {
+                    Mapped::File(name) => {
                         batch.flush().await?;
-                        if let Some(p) = &options.progress {
-                            p(&batch.counts);
+                        files.push(name);
+                    }
+                    Mapped::Row(row) => {
+                        batch.counts.read += 1;
+                        match row {
+                            MappedRow::Ok(record, hash, meta) => batch.push(record, hash, meta),
+                            MappedRow::Rejected(meta, rejection, changed_at) => {
+                                if let Some(t) = changed_at {
+                                    batch.note_change(t);
+                                }
+                                batch.reject(meta, rejection)
+                            }
+                        }
+                        // Bounded so one statement stays within SQLite's limit of bound values.
+                        if batch.len() >= self.config.batch_size.clamp(1, 1000) {
+                            batch.flush().await?;
+                            if let Some(p) = &options.progress {
+                                p(&batch.counts);
+                            }
                         }
                     }
                 }
@@ -558,30 +522,164 @@ impl Importer {
             initial_backoff: std::time::Duration::from_millis(self.config.http_initial_backoff_ms),
         })
     }
-
-    /// A keyed hash of a row's content: order of columns does not matter, and without the key
-    /// nobody can test a guessed BSN against it.
-    fn row_hash(&self, shape: &RowShape, cells: &[Cell]) -> String {
-        let mut pairs: Vec<(&str, String)> = shape
-            .sorted
-            .iter()
-            .filter_map(|(h, i)| cells.get(*i).and_then(value::text).map(|t| (h.as_str(), t)))
-            .collect();
-        // Already in header order; equal headers (rare) are ordered by value.
-        pairs.sort();
-        let mut buf = String::with_capacity(512);
-        for (h, t) in pairs {
-            buf.push_str(h);
-            buf.push('\u{1f}');
-            buf.push_str(&t);
-            buf.push('\u{1e}');
-        }
-        self.protector.keyed_hash(b"row:", buf.as_bytes())
-    }
 }
 
 /// A run is taken as dead when its heartbeat is older than this.
 pub const STALE_SECS: i64 = 120;
+
+/// Rows the mapping stage hands over at a time.
+const MAPPED_CHUNK: usize = 256;
+
+/// What the mapping stage hands to the writer.
+// Rows are moved once, into the batch; boxing them would cost an allocation per row.
+#[allow(clippy::large_enum_variant)]
+enum Mapped {
+    /// A new file (or sheet) begins: its name as the summary lists it.
+    File(String),
+    /// One data row.
+    Row(MappedRow),
+}
+
+/// A data row, mapped.
+#[allow(clippy::large_enum_variant)]
+enum MappedRow {
+    /// Domain values, the content hash, and where the row came from.
+    Ok(Record, String, RowMeta),
+    /// Refused, and when a feed said the row changed.
+    Rejected(RowMeta, Rejection, Option<DateTime<Utc>>),
+}
+
+/// Reads, maps and hashes on a blocking thread of its own, handing rows on in chunks in the
+/// order read; an unreadable input or a file without the required columns ends the stream with
+/// the error. Stops when the receiver is dropped.
+fn spawn_mapping(
+    mut stream: crate::source::RowStream,
+    preset: &'static dyn Preset,
+    columns: BTreeMap<String, String>,
+    protector: BsnProtector,
+) -> tokio::sync::mpsc::Receiver<Result<Vec<Mapped>, ImportError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut index: Option<ColumnIndex> = None;
+        let mut current: (Arc<str>, Option<Arc<str>>) = (Arc::from(""), None);
+        let mut shape = Arc::new(RowShape::default());
+        let mut chunk = Vec::with_capacity(MAPPED_CHUNK);
+        loop {
+            // Hand over what is mapped when the reader has nothing more at hand (a slow feed) or
+            // the chunk is full.
+            let event = match stream.try_recv() {
+                Ok(event) => Some(event),
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                    if !chunk.is_empty()
+                        && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+                    {
+                        return;
+                    }
+                    stream.blocking_recv()
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+            };
+            let Some(event) = event else {
+                if !chunk.is_empty() {
+                    let _ = tx.blocking_send(Ok(chunk));
+                }
+                return;
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => {
+                    let _ = tx.blocking_send(Ok(std::mem::take(&mut chunk)));
+                    let _ = tx.blocking_send(Err(e.into()));
+                    return;
+                }
+            };
+            match event {
+                ReadEvent::Headers {
+                    file,
+                    sheet,
+                    headers: h,
+                } => {
+                    let located = match ColumnIndex::locate(preset, &columns, &h) {
+                        Ok(located) => located,
+                        Err(missing) => {
+                            let _ = tx.blocking_send(Ok(std::mem::take(&mut chunk)));
+                            let _ = tx.blocking_send(Err(ImportError::Columns {
+                                file,
+                                sheet,
+                                missing,
+                            }));
+                            return;
+                        }
+                    };
+                    chunk.push(Mapped::File(match &sheet {
+                        Some(s) => format!("{file} [{s}]"),
+                        None => file.clone(),
+                    }));
+                    current = (Arc::from(file.as_str()), sheet.as_deref().map(Arc::from));
+                    shape = Arc::new(RowShape::new(h, &located));
+                    index = Some(located);
+                }
+                ReadEvent::Row(row) => {
+                    let index = index.as_ref().expect("readers send headers first");
+                    let values = Values {
+                        cells: &row.cells,
+                        index,
+                    };
+                    let mapped = preset.map(&values);
+                    let changed_at = match &mapped {
+                        // A feed moves past a refused item too: it is kept as a rejected row,
+                        // and asking for it again on every run would only repeat that.
+                        Err(_) if index.declares("changed_at") => values
+                            .text("changed_at")
+                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                            .map(|t| t.with_timezone(&Utc)),
+                        _ => None,
+                    };
+                    let hash = mapped
+                        .is_ok()
+                        .then(|| row_hash(&protector, &shape, &row.cells));
+                    let meta = RowMeta {
+                        file: current.0.clone(),
+                        sheet: current.1.clone(),
+                        number: row.number,
+                        cells: row.cells,
+                        shape: shape.clone(),
+                    };
+                    chunk.push(Mapped::Row(match mapped {
+                        Ok(record) => MappedRow::Ok(record, hash.unwrap_or_default(), meta),
+                        Err(rejection) => MappedRow::Rejected(meta, rejection, changed_at),
+                    }));
+                }
+            }
+            if chunk.len() >= MAPPED_CHUNK
+                && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A keyed hash of a row's content: order of columns does not matter, and without the key
+/// nobody can test a guessed BSN against it.
+fn row_hash(protector: &BsnProtector, shape: &RowShape, cells: &[Cell]) -> String {
+    let mut pairs: Vec<(&str, String)> = shape
+        .sorted
+        .iter()
+        .filter_map(|(h, i)| cells.get(*i).and_then(value::text).map(|t| (h.as_str(), t)))
+        .collect();
+    // Already in header order; equal headers (rare) are ordered by value.
+    pairs.sort();
+    let mut buf = String::with_capacity(512);
+    for (h, t) in pairs {
+        buf.push_str(h);
+        buf.push('\u{1f}');
+        buf.push_str(&t);
+        buf.push('\u{1e}');
+    }
+    protector.keyed_hash(b"row:", buf.as_bytes())
+}
 
 /// A file's headers as rows are hashed and stored: normalised and sorted once per file.
 #[derive(Default)]
