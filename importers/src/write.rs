@@ -17,7 +17,8 @@ use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, Statement, Value,
 };
 
-/// The most rows one statement carries: 512 rows of the widest table (13 values) stay far below
+/// The most rows one statement carries: 512 rows of the widest insert (16 values a row on SQLite,
+/// which binds the shared values with every row) stay far below
 /// SQLite's limit of bound values (32,766) and PostgreSQL's (65,535).
 pub(crate) const MAX_CHUNK: usize = 512;
 
