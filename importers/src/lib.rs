@@ -16,6 +16,7 @@ pub mod sample;
 pub mod scheduler;
 pub mod source;
 pub mod value;
+mod write;
 
 pub use config::{ImportConfig, SourceConfig};
 pub use error::ImportError;

@@ -5,28 +5,26 @@
 //! as it was; the `import_run` row records the outcome either way.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use model::BsnProtector;
-use model::entity::{
-    candidate_profile, consent, import_run, organisation, person, person_identity, placement,
-    rejected_row, sensitive_detail, source, source_record,
-};
-use sea_orm::sea_query::{Expr, OnConflict};
+use model::entity::{consent, import_run, organisation, person, placement, source, source_record};
+use sea_orm::Value;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, IntoActiveModel, NotSet, QueryFilter, QuerySelect, QueryTrait, Set,
     TransactionTrait,
 };
-use serde_json::{Map, Value, json};
 
 use crate::config::{ImportConfig, SourceConfig, resolve_location};
 use crate::error::ImportError;
 use crate::preset::{ColumnIndex, Preset, Record, Rejection, Values, preset_for};
 use crate::source::{Cell, HeaderHint, HttpInput, ReadEvent, ReadInput, reader_for};
 use crate::value;
+use crate::write::{Insert, Writer, json, keep_known, plain};
 
 /// How a run was started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -410,7 +408,10 @@ impl Importer {
             limits: self.config.limits(),
             http: self.http_input(cfg, src).await?,
         };
-        let mut stream = reader.read(input);
+        let stream = reader.read(input);
+        // Reading, mapping and hashing run on a thread of their own, a few hundred rows ahead
+        // of the writing here: with two cores, one maps while the other writes.
+        let mut mapped = spawn_mapping(stream, preset, cfg.columns.clone(), self.protector.clone());
         let txn = self.db.begin().await?;
         if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             // The run's lookups are prepared statements against tables that grow inside this
@@ -420,70 +421,31 @@ impl Importer {
                 .await?;
         }
         let mut batch = Batch::new(self, cfg, src, preset, run_id, &txn).await?;
-        let mut index: Option<ColumnIndex> = None;
         let mut files = vec![];
-        let mut current: (Arc<str>, Option<Arc<str>>) = (Arc::from(""), None);
-        let mut shape = Arc::new(RowShape::default());
-        while let Some(event) = stream.recv().await {
-            match event? {
-                ReadEvent::Headers {
-                    file,
-                    sheet,
-                    headers: h,
-                } => {
-                    batch.flush().await?;
-                    index = Some(ColumnIndex::locate(preset, &cfg.columns, &h).map_err(
-                        |missing| ImportError::Columns {
-                            file: file.clone(),
-                            sheet: sheet.clone(),
-                            missing,
-                        },
-                    )?);
-                    files.push(match &sheet {
-                        Some(s) => format!("{file} [{s}]"),
-                        None => file.clone(),
-                    });
-                    current = (Arc::from(file.as_str()), sheet.as_deref().map(Arc::from));
-                    shape = Arc::new(RowShape::new(h, index.as_ref().expect("just set")));
-                }
-                ReadEvent::Row(row) => {
-                    let index = index.as_ref().expect("readers send headers first");
-                    batch.counts.read += 1;
-                    let values = Values {
-                        cells: &row.cells,
-                        index,
-                    };
-                    let mapped = preset.map(&values);
-                    let changed_at = match &mapped {
-                        // A feed moves past a refused item too: it is kept as a rejected row,
-                        // and asking for it again on every run would only repeat that.
-                        Err(_) if index.declares("changed_at") => values
-                            .text("changed_at")
-                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
-                        _ => None,
-                    };
-                    let hash = mapped.is_ok().then(|| self.row_hash(&shape, &row.cells));
-                    let meta = RowMeta {
-                        file: current.0.clone(),
-                        sheet: current.1.clone(),
-                        number: row.number,
-                        cells: row.cells,
-                        shape: shape.clone(),
-                    };
-                    match mapped {
-                        Ok(record) => batch.push(record, hash.unwrap_or_default(), meta),
-                        Err(rejection) => {
-                            if let Some(t) = changed_at {
-                                batch.note_change(t.with_timezone(&Utc));
-                            }
-                            batch.reject(meta, rejection)
-                        }
-                    }
-                    // Bounded so one statement stays within SQLite's limit of bound values.
-                    if batch.len() >= self.config.batch_size.clamp(1, 1000) {
+        while let Some(chunk) = mapped.recv().await {
+            for item in chunk? {
+                match item {
+                    Mapped::File(name) => {
                         batch.flush().await?;
-                        if let Some(p) = &options.progress {
-                            p(&batch.counts);
+                        files.push(name);
+                    }
+                    Mapped::Row(row) => {
+                        batch.counts.read += 1;
+                        match row {
+                            MappedRow::Ok(record, hash, meta) => batch.push(record, hash, meta),
+                            MappedRow::Rejected(meta, rejection, changed_at) => {
+                                if let Some(t) = changed_at {
+                                    batch.note_change(t);
+                                }
+                                batch.reject(meta, rejection)
+                            }
+                        }
+                        // Bounded so one statement stays within SQLite's limit of bound values.
+                        if batch.len() >= self.config.batch_size.clamp(1, 1000) {
+                            batch.flush().await?;
+                            if let Some(p) = &options.progress {
+                                p(&batch.counts);
+                            }
                         }
                     }
                 }
@@ -560,30 +522,164 @@ impl Importer {
             initial_backoff: std::time::Duration::from_millis(self.config.http_initial_backoff_ms),
         })
     }
-
-    /// A keyed hash of a row's content: order of columns does not matter, and without the key
-    /// nobody can test a guessed BSN against it.
-    fn row_hash(&self, shape: &RowShape, cells: &[Cell]) -> String {
-        let mut pairs: Vec<(&str, String)> = shape
-            .sorted
-            .iter()
-            .filter_map(|(h, i)| cells.get(*i).and_then(value::text).map(|t| (h.as_str(), t)))
-            .collect();
-        // Already in header order; equal headers (rare) are ordered by value.
-        pairs.sort();
-        let mut buf = String::with_capacity(512);
-        for (h, t) in pairs {
-            buf.push_str(h);
-            buf.push('\u{1f}');
-            buf.push_str(&t);
-            buf.push('\u{1e}');
-        }
-        self.protector.keyed_hash(b"row:", buf.as_bytes())
-    }
 }
 
 /// A run is taken as dead when its heartbeat is older than this.
 pub const STALE_SECS: i64 = 120;
+
+/// Rows the mapping stage hands over at a time.
+const MAPPED_CHUNK: usize = 256;
+
+/// What the mapping stage hands to the writer.
+// Rows are moved once, into the batch; boxing them would cost an allocation per row.
+#[allow(clippy::large_enum_variant)]
+enum Mapped {
+    /// A new file (or sheet) begins: its name as the summary lists it.
+    File(String),
+    /// One data row.
+    Row(MappedRow),
+}
+
+/// A data row, mapped.
+#[allow(clippy::large_enum_variant)]
+enum MappedRow {
+    /// Domain values, the content hash, and where the row came from.
+    Ok(Record, String, RowMeta),
+    /// Refused, and when a feed said the row changed.
+    Rejected(RowMeta, Rejection, Option<DateTime<Utc>>),
+}
+
+/// Reads, maps and hashes on a blocking thread of its own, handing rows on in chunks in the
+/// order read; an unreadable input or a file without the required columns ends the stream with
+/// the error. Stops when the receiver is dropped.
+fn spawn_mapping(
+    mut stream: crate::source::RowStream,
+    preset: &'static dyn Preset,
+    columns: BTreeMap<String, String>,
+    protector: BsnProtector,
+) -> tokio::sync::mpsc::Receiver<Result<Vec<Mapped>, ImportError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut index: Option<ColumnIndex> = None;
+        let mut current: (Arc<str>, Option<Arc<str>>) = (Arc::from(""), None);
+        let mut shape = Arc::new(RowShape::default());
+        let mut chunk = Vec::with_capacity(MAPPED_CHUNK);
+        loop {
+            // Hand over what is mapped when the reader has nothing more at hand (a slow feed) or
+            // the chunk is full.
+            let event = match stream.try_recv() {
+                Ok(event) => Some(event),
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                    if !chunk.is_empty()
+                        && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+                    {
+                        return;
+                    }
+                    stream.blocking_recv()
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+            };
+            let Some(event) = event else {
+                if !chunk.is_empty() {
+                    let _ = tx.blocking_send(Ok(chunk));
+                }
+                return;
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => {
+                    let _ = tx.blocking_send(Ok(std::mem::take(&mut chunk)));
+                    let _ = tx.blocking_send(Err(e.into()));
+                    return;
+                }
+            };
+            match event {
+                ReadEvent::Headers {
+                    file,
+                    sheet,
+                    headers: h,
+                } => {
+                    let located = match ColumnIndex::locate(preset, &columns, &h) {
+                        Ok(located) => located,
+                        Err(missing) => {
+                            let _ = tx.blocking_send(Ok(std::mem::take(&mut chunk)));
+                            let _ = tx.blocking_send(Err(ImportError::Columns {
+                                file,
+                                sheet,
+                                missing,
+                            }));
+                            return;
+                        }
+                    };
+                    chunk.push(Mapped::File(match &sheet {
+                        Some(s) => format!("{file} [{s}]"),
+                        None => file.clone(),
+                    }));
+                    current = (Arc::from(file.as_str()), sheet.as_deref().map(Arc::from));
+                    shape = Arc::new(RowShape::new(h, &located));
+                    index = Some(located);
+                }
+                ReadEvent::Row(row) => {
+                    let index = index.as_ref().expect("readers send headers first");
+                    let values = Values {
+                        cells: &row.cells,
+                        index,
+                    };
+                    let mapped = preset.map(&values);
+                    let changed_at = match &mapped {
+                        // A feed moves past a refused item too: it is kept as a rejected row,
+                        // and asking for it again on every run would only repeat that.
+                        Err(_) if index.declares("changed_at") => values
+                            .text("changed_at")
+                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                            .map(|t| t.with_timezone(&Utc)),
+                        _ => None,
+                    };
+                    let hash = mapped
+                        .is_ok()
+                        .then(|| row_hash(&protector, &shape, &row.cells));
+                    let meta = RowMeta {
+                        file: current.0.clone(),
+                        sheet: current.1.clone(),
+                        number: row.number,
+                        cells: row.cells,
+                        shape: shape.clone(),
+                    };
+                    chunk.push(Mapped::Row(match mapped {
+                        Ok(record) => MappedRow::Ok(record, hash.unwrap_or_default(), meta),
+                        Err(rejection) => MappedRow::Rejected(meta, rejection, changed_at),
+                    }));
+                }
+            }
+            if chunk.len() >= MAPPED_CHUNK
+                && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A keyed hash of a row's content: order of columns does not matter, and without the key
+/// nobody can test a guessed BSN against it.
+fn row_hash(protector: &BsnProtector, shape: &RowShape, cells: &[Cell]) -> String {
+    let mut pairs: Vec<(&str, String)> = shape
+        .sorted
+        .iter()
+        .filter_map(|(h, i)| cells.get(*i).and_then(value::text).map(|t| (h.as_str(), t)))
+        .collect();
+    // Already in header order; equal headers (rare) are ordered by value.
+    pairs.sort();
+    let mut buf = String::with_capacity(512);
+    for (h, t) in pairs {
+        buf.push_str(h);
+        buf.push('\u{1f}');
+        buf.push_str(&t);
+        buf.push('\u{1e}');
+    }
+    protector.keyed_hash(b"row:", buf.as_bytes())
+}
 
 /// A file's headers as rows are hashed and stored: normalised and sorted once per file.
 #[derive(Default)]
@@ -593,6 +689,9 @@ struct RowShape {
     personal: Vec<bool>,
     /// Normalised headers with their column, sorted: the order of the content hash.
     sorted: Vec<(String, usize)>,
+    /// The columns of the stored raw values, in the order of their headers; of equal headers the
+    /// last column (as a JSON object keeps one value per key).
+    raw_order: Vec<usize>,
 }
 
 impl RowShape {
@@ -603,10 +702,14 @@ impl RowShape {
             .map(|(i, h)| (crate::source::normalise_header(h), i))
             .collect();
         sorted.sort();
+        let mut raw_order: Vec<usize> = (0..headers.len()).collect();
+        raw_order.sort_by(|a, b| headers[*a].cmp(&headers[*b]).then(b.cmp(a)));
+        raw_order.dedup_by(|next, kept| headers[*next] == headers[*kept]);
         Self {
             personal: (0..headers.len()).map(|i| index.is_personal(i)).collect(),
             headers,
             sorted,
+            raw_order,
         }
     }
 }
@@ -621,19 +724,32 @@ struct RowMeta {
 }
 
 impl RowMeta {
-    /// The raw values as stored: personal and special cells masked. Built only for rows that
-    /// are written, so an unchanged row costs no JSON.
-    fn raw(&self) -> Value {
-        let mut map = Map::new();
-        for (i, h) in self.shape.headers.iter().enumerate() {
-            let v = match self.cells.get(i).and_then(value::text) {
-                None => Value::Null,
-                Some(_) if self.shape.personal[i] => Value::String("[personal]".into()),
-                Some(t) => Value::String(t),
-            };
-            map.insert(h.clone(), v);
+    /// The raw values as stored (a JSON object, keys in order): personal and special cells
+    /// masked. Written straight to text, and only for rows that are written, so an unchanged row
+    /// costs no JSON.
+    fn raw_json(&self) -> String {
+        serde_json::to_string(&RawValues(self)).expect("a map of strings serialises")
+    }
+}
+
+/// A row's raw values as a JSON object.
+struct RawValues<'a>(&'a RowMeta);
+
+impl serde::Serialize for RawValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let meta = self.0;
+        let shape = &meta.shape;
+        let mut map = s.serialize_map(Some(shape.raw_order.len()))?;
+        for &i in &shape.raw_order {
+            let header = &shape.headers[i];
+            match meta.cells.get(i).and_then(value::text) {
+                None => map.serialize_entry(header, &())?,
+                Some(_) if shape.personal[i] => map.serialize_entry(header, "[personal]")?,
+                Some(t) => map.serialize_entry(header, &t)?,
+            }
         }
-        Value::Object(map)
+        map.end()
     }
 }
 
@@ -645,6 +761,7 @@ struct Batch<'a> {
     preset: &'a dyn Preset,
     run_id: Option<i64>,
     txn: &'a DatabaseTransaction,
+    writer: Writer<'a>,
     rows: Vec<(Record, String, RowMeta)>,
     rejected: Vec<(RowMeta, Rejection)>,
     counts: Counts,
@@ -681,6 +798,7 @@ impl<'a> Batch<'a> {
             preset,
             run_id,
             txn,
+            writer: Writer::new(txn),
             rows: vec![],
             rejected: vec![],
             counts: Counts::default(),
@@ -834,24 +952,19 @@ impl<'a> Batch<'a> {
         let rows = kept;
         let rejected = std::mem::take(&mut self.rejected);
         if !rejected.is_empty() {
-            let models = rejected
-                .into_iter()
-                .map(|(meta, r)| rejected_row::ActiveModel {
-                    import_run_id: Set(run_id),
-                    source_id: Set(self.src.id),
-                    row_number: Set(meta.number as i64),
-                    file: Set(Some(meta.file.to_string())),
-                    sheet: Set(meta.sheet.as_deref().map(str::to_owned)),
-                    column_name: Set(r.column),
-                    reason: Set(r.reason),
-                    raw_values: Set(meta.raw()),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                });
-            rejected_row::Entity::insert_many(models)
-                .exec_without_returning(txn)
-                .await?;
+            let mut values = Vec::with_capacity(rejected.len() * REJECTED.columns.len());
+            for (meta, r) in rejected {
+                values.extend([
+                    Value::from(meta.number as i64),
+                    Some(meta.file.to_string()).into(),
+                    meta.sheet.as_deref().map(str::to_owned).into(),
+                    r.column.into(),
+                    r.reason.into(),
+                    meta.raw_json().into(),
+                ]);
+            }
+            let shared = [run_id.into(), self.src.id.into(), now.into(), now.into()];
+            self.writer.insert(&REJECTED, &shared, values).await?;
         }
         if rows.is_empty() {
             return Ok(());
@@ -888,36 +1001,36 @@ impl<'a> Batch<'a> {
             .collect();
         let wanted: Vec<String> = pseudonyms.iter().flatten().cloned().collect();
         let mut by_pseudonym: HashMap<String, i64> = HashMap::new();
+        // Persons this batch created: nothing refers to them yet.
+        let mut created: HashSet<i64> = HashSet::new();
         if !wanted.is_empty() {
-            for p in person::Entity::find()
+            by_pseudonym = person::Entity::find()
+                .select_only()
+                .column(person::Column::BsnPseudonym)
+                .column(person::Column::Id)
                 .filter(person::Column::BsnPseudonym.is_in(wanted.clone()))
+                .into_tuple::<(Option<String>, i64)>()
                 .all(txn)
                 .await?
-            {
-                by_pseudonym.insert(p.bsn_pseudonym.expect("filtered"), p.id);
-            }
+                .into_iter()
+                .filter_map(|(p, id)| p.map(|p| (p, id)))
+                .collect();
             // New persons in row order, so ids follow the file.
             let mut seen = HashSet::new();
-            let missing: Vec<String> = wanted
+            let missing: Vec<Value> = wanted
                 .iter()
                 .filter(|p| !by_pseudonym.contains_key(*p) && seen.insert(*p))
-                .cloned()
+                .map(|p| Some(p.clone()).into())
                 .collect();
             if !missing.is_empty() {
-                person::Entity::insert_many(missing.iter().map(|p| person::ActiveModel {
-                    bsn_pseudonym: Set(Some(p.clone())),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                }))
-                .exec_without_returning(txn)
-                .await?;
-                for p in person::Entity::find()
-                    .filter(person::Column::BsnPseudonym.is_in(missing))
-                    .all(txn)
+                for row in self
+                    .writer
+                    .insert(&PERSON, &[now.into(), now.into()], missing)
                     .await?
                 {
-                    by_pseudonym.insert(p.bsn_pseudonym.expect("filtered"), p.id);
+                    let id: i64 = row.try_get_by_index(1)?;
+                    by_pseudonym.insert(row.try_get_by_index(0)?, id);
+                    created.insert(id);
                 }
             }
         }
@@ -928,7 +1041,7 @@ impl<'a> Batch<'a> {
                 None => match old.as_ref().and_then(|o| o.person_id) {
                     Some(id) => id,
                     None => {
-                        person::ActiveModel {
+                        let id = person::ActiveModel {
                             bsn_pseudonym: Set(None),
                             created_at: Set(now),
                             updated_at: Set(now),
@@ -936,7 +1049,9 @@ impl<'a> Batch<'a> {
                         }
                         .insert(txn)
                         .await?
-                        .id
+                        .id;
+                        created.insert(id);
+                        id
                     }
                 },
             };
@@ -944,88 +1059,67 @@ impl<'a> Batch<'a> {
         }
 
         // Provenance: the source records.
+        let mut record_ids: HashMap<String, i64> = HashMap::with_capacity(changed.len());
         let mut new_records = vec![];
+        let update_record = format!(
+            "UPDATE \"source_record\" SET \"content_hash\" = $1, \"raw_values\" = {}, \
+             \"person_id\" = $3, \"import_run_id\" = $4, \"active\" = $5, \
+             \"deactivated_at\" = NULL, \"file\" = $6, \"row_number\" = $7, \
+             \"last_seen_at\" = $8, \"updated_at\" = $8 WHERE \"id\" = $9",
+            self.writer.param(2, true)
+        );
         for ((record, hash, meta, old), person_id) in changed.iter().zip(&person_ids) {
             match old {
                 Some(old) => {
                     self.counts.updated += 1;
-                    source_record::Entity::update_many()
-                        .col_expr(
-                            source_record::Column::ContentHash,
-                            Expr::value(hash.clone()),
-                        )
-                        .col_expr(source_record::Column::RawValues, Expr::value(meta.raw()))
-                        .col_expr(
-                            source_record::Column::PersonId,
-                            Expr::value(Some(*person_id)),
-                        )
-                        .col_expr(source_record::Column::ImportRunId, Expr::value(run_id))
-                        .col_expr(source_record::Column::Active, Expr::value(true))
-                        .col_expr(
-                            source_record::Column::DeactivatedAt,
-                            Expr::value(Option::<DateTime<Utc>>::None),
-                        )
-                        .col_expr(
-                            source_record::Column::File,
-                            Expr::value(Some(meta.file.to_string())),
-                        )
-                        .col_expr(
-                            source_record::Column::RowNumber,
-                            Expr::value(Some(meta.number as i64)),
-                        )
-                        .col_expr(source_record::Column::LastSeenAt, Expr::value(now))
-                        .col_expr(source_record::Column::UpdatedAt, Expr::value(now))
-                        .filter(source_record::Column::Id.eq(old.id))
-                        .exec(txn)
-                        .await?;
+                    let values = vec![
+                        hash.clone().into(),
+                        meta.raw_json().into(),
+                        Some(*person_id).into(),
+                        run_id.into(),
+                        true.into(),
+                        Some(meta.file.to_string()).into(),
+                        Some(meta.number as i64).into(),
+                        now.into(),
+                        old.id.into(),
+                    ];
+                    self.writer.execute(&update_record, values).await?;
+                    record_ids.insert(record.source_key.clone(), old.id);
                 }
                 None => {
                     self.counts.inserted += 1;
-                    new_records.push(source_record::ActiveModel {
-                        source_id: Set(self.src.id),
-                        source_key: Set(record.source_key.clone()),
-                        person_id: Set(Some(*person_id)),
-                        import_run_id: Set(run_id),
-                        content_hash: Set(hash.clone()),
-                        raw_values: Set(meta.raw()),
-                        active: Set(true),
-                        deactivated_at: Set(None),
-                        file: Set(Some(meta.file.to_string())),
-                        row_number: Set(Some(meta.number as i64)),
-                        first_seen_at: Set(now),
-                        last_seen_at: Set(now),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    });
+                    new_records.extend([
+                        Value::from(record.source_key.clone()),
+                        Some(*person_id).into(),
+                        hash.clone().into(),
+                        meta.raw_json().into(),
+                        Some(meta.file.to_string()).into(),
+                        Some(meta.number as i64).into(),
+                    ]);
                 }
             }
         }
         if !new_records.is_empty() {
-            source_record::Entity::insert_many(new_records)
-                .exec_without_returning(txn)
-                .await?;
+            let shared = [
+                self.src.id.into(),
+                run_id.into(),
+                true.into(),
+                now.into(),
+                now.into(),
+                now.into(),
+                now.into(),
+            ];
+            for row in self.writer.insert(&RECORD, &shared, new_records).await? {
+                record_ids.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+            }
         }
-        let record_ids: HashMap<String, i64> = source_record::Entity::find()
-            .select_only()
-            .column(source_record::Column::SourceKey)
-            .column(source_record::Column::Id)
-            .filter(source_record::Column::SourceId.eq(self.src.id))
-            .filter(
-                source_record::Column::SourceKey
-                    .is_in(changed.iter().map(|c| c.0.source_key.clone())),
-            )
-            .into_tuple::<(String, i64)>()
-            .all(txn)
-            .await?
-            .into_iter()
-            .collect();
 
         // The unified entities; the newest observation wins, an empty cell keeps what is known.
         self.upsert_entities(&changed, &person_ids, now).await?;
         self.upsert_placements(&changed, &person_ids, &record_ids, now)
             .await?;
-        self.upsert_consents(&changed, &person_ids, now).await?;
+        self.upsert_consents(&changed, &person_ids, &created, now)
+            .await?;
         self.heartbeat(run_id, now).await?;
         Ok(())
     }
@@ -1075,16 +1169,17 @@ impl<'a> Batch<'a> {
     }
 
     async fn upsert_entities(
-        &self,
+        &mut self,
         changed: &[(Record, String, RowMeta, Option<Known>)],
         person_ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(), ImportError> {
         let protector = &self.importer.protector;
-        // Later rows of the batch win over earlier ones for the same person.
-        let mut identities: BTreeMap<i64, person_identity::ActiveModel> = BTreeMap::new();
-        let mut profiles: BTreeMap<i64, candidate_profile::ActiveModel> = BTreeMap::new();
-        let mut sensitive: BTreeMap<i64, sensitive_detail::ActiveModel> = BTreeMap::new();
+        // Later rows of the batch win over earlier ones for the same person; rows go in order of
+        // person.
+        let mut identities: BTreeMap<i64, &Record> = BTreeMap::new();
+        let mut profiles: BTreeMap<i64, &Record> = BTreeMap::new();
+        let mut sensitive: BTreeMap<i64, &Record> = BTreeMap::new();
         for ((r, ..), &pid) in changed.iter().zip(person_ids) {
             let i = &r.identity;
             if r.bsn.is_some()
@@ -1094,140 +1189,71 @@ impl<'a> Batch<'a> {
                 || i.birth_date.is_some()
                 || i.postcode.is_some()
             {
-                // Sealing is randomised; only rows that changed get here.
-                let bsn_encrypted = r.bsn.as_ref().map(|b| protector.encrypt(b));
-                identities.insert(
-                    pid,
-                    person_identity::ActiveModel {
-                        person_id: Set(pid),
-                        bsn_encrypted: Set(bsn_encrypted),
-                        given_name: Set(i.given_name.clone()),
-                        name_prefix: Set(i.name_prefix.clone()),
-                        family_name: Set(i.family_name.clone()),
-                        full_name: Set(i.full_name.clone()),
-                        birth_date: Set(i.birth_date),
-                        email: Set(None),
-                        phone: Set(None),
-                        postcode: Set(i.postcode.clone()),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    },
-                );
+                identities.insert(pid, r);
             }
-            let p = &r.profile;
-            if *p != Default::default() {
-                let list = |v: &Vec<String>| json!(v);
-                profiles.insert(
-                    pid,
-                    candidate_profile::ActiveModel {
-                        person_id: Set(pid),
-                        skills: Set(list(&p.skills)),
-                        strengths: Set(list(&p.strengths)),
-                        development_points: Set(list(&p.development_points)),
-                        work_types: Set(list(&p.work_types)),
-                        sectors: Set(json!([])),
-                        hours_per_week: Set(p.hours_per_week),
-                        days_available: Set(json!([])),
-                        available_from: Set(None),
-                        district: Set(p.district.clone()),
-                        municipality: Set(None),
-                        travel_range_km: Set(None),
-                        travels_independently: Set(None),
-                        education_level: Set(p.education_level),
-                        languages: Set(list(&p.languages)),
-                        driving_licence: Set(p.driving_licence),
-                        line: Set(p.line.map(|l| l.as_str().to_owned())),
-                        participation_step: Set(p.participation_step),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    },
-                );
+            if r.profile != Default::default() {
+                profiles.insert(pid, r);
             }
-            let s = &r.sensitive;
-            if *s != Default::default() {
-                sensitive.insert(
-                    pid,
-                    sensitive_detail::ActiveModel {
-                        person_id: Set(pid),
-                        health_notes: Set(s.health_notes.clone()),
-                        workload_limits: Set(None),
-                        benefit_type: Set(s.benefit_type.clone()),
-                        legal_basis: Set(s.legal_basis.clone()),
-                        target_group_register: Set(s.target_group_register.clone()),
-                        wage_value_pct: Set(s.wage_value_pct),
-                        wage_cost_subsidy: Set(None),
-                        case_notes: Set(None),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    },
-                );
+            if r.sensitive != Default::default() {
+                sensitive.insert(pid, r);
             }
         }
-        use candidate_profile::Column as P;
-        use person_identity::Column as I;
-        use sensitive_detail::Column as S;
+        let shared = [Value::from(now), now.into()];
         if !identities.is_empty() {
-            person_identity::Entity::insert_many(identities.into_values())
-                .on_conflict(keep_known(
-                    I::PersonId,
-                    "person_identity",
-                    &[
-                        I::BsnEncrypted,
-                        I::GivenName,
-                        I::NamePrefix,
-                        I::FamilyName,
-                        I::FullName,
-                        I::BirthDate,
-                        I::Postcode,
-                    ],
-                    &[],
-                ))
-                .exec_without_returning(self.txn)
-                .await?;
+            let mut values = Vec::with_capacity(identities.len() * IDENTITY.columns.len());
+            for (pid, r) in identities {
+                let i = &r.identity;
+                values.extend([
+                    Value::from(pid),
+                    // Sealing is randomised; only rows that changed get here.
+                    r.bsn.as_ref().map(|b| protector.encrypt(b)).into(),
+                    i.given_name.clone().into(),
+                    i.name_prefix.clone().into(),
+                    i.family_name.clone().into(),
+                    i.full_name.clone().into(),
+                    i.birth_date.into(),
+                    i.postcode.clone().into(),
+                ]);
+            }
+            self.writer.insert(&IDENTITY, &shared, values).await?;
         }
         if !profiles.is_empty() {
-            candidate_profile::Entity::insert_many(profiles.into_values())
-                .on_conflict(keep_known(
-                    P::PersonId,
-                    "candidate_profile",
-                    &[
-                        P::HoursPerWeek,
-                        P::District,
-                        P::EducationLevel,
-                        P::DrivingLicence,
-                        P::Line,
-                        P::ParticipationStep,
-                    ],
-                    &[
-                        P::Skills,
-                        P::Strengths,
-                        P::DevelopmentPoints,
-                        P::WorkTypes,
-                        P::Languages,
-                    ],
-                ))
-                .exec_without_returning(self.txn)
-                .await?;
+            let list = |v: &Vec<String>| Value::from(serde_json::to_string(v).expect("strings"));
+            let mut values = Vec::with_capacity(profiles.len() * PROFILE.columns.len());
+            for (pid, r) in profiles {
+                let p = &r.profile;
+                values.extend([
+                    Value::from(pid),
+                    list(&p.skills),
+                    list(&p.strengths),
+                    list(&p.development_points),
+                    list(&p.work_types),
+                    p.hours_per_week.into(),
+                    p.district.clone().into(),
+                    p.education_level.into(),
+                    list(&p.languages),
+                    p.driving_licence.into(),
+                    p.line.map(|l| l.as_str().to_owned()).into(),
+                    p.participation_step.into(),
+                ]);
+            }
+            let shared = [Value::from("[]"), "[]".into(), now.into(), now.into()];
+            self.writer.insert(&PROFILE, &shared, values).await?;
         }
         if !sensitive.is_empty() {
-            sensitive_detail::Entity::insert_many(sensitive.into_values())
-                .on_conflict(keep_known(
-                    S::PersonId,
-                    "sensitive_detail",
-                    &[
-                        S::HealthNotes,
-                        S::BenefitType,
-                        S::LegalBasis,
-                        S::TargetGroupRegister,
-                        S::WageValuePct,
-                    ],
-                    &[],
-                ))
-                .exec_without_returning(self.txn)
-                .await?;
+            let mut values = Vec::with_capacity(sensitive.len() * SENSITIVE.columns.len());
+            for (pid, r) in sensitive {
+                let s = &r.sensitive;
+                values.extend([
+                    Value::from(pid),
+                    s.health_notes.clone().into(),
+                    s.benefit_type.clone().into(),
+                    s.legal_basis.clone().into(),
+                    s.target_group_register.clone().into(),
+                    s.wage_value_pct.into(),
+                ]);
+            }
+            self.writer.insert(&SENSITIVE, &shared, values).await?;
         }
         Ok(())
     }
@@ -1271,21 +1297,27 @@ impl<'a> Batch<'a> {
         record_ids: &HashMap<String, i64>,
         now: DateTime<Utc>,
     ) -> Result<(), ImportError> {
+        // Only records that existed before this batch can have a placement.
         let ids: Vec<i64> = changed
             .iter()
+            .filter(|c| c.3.is_some())
             .filter_map(|c| record_ids.get(&c.0.source_key).copied())
             .collect();
-        let existing: HashMap<i64, i64> = placement::Entity::find()
-            .select_only()
-            .column(placement::Column::SourceRecordId)
-            .column(placement::Column::Id)
-            .filter(placement::Column::SourceRecordId.is_in(ids))
-            .into_tuple::<(Option<i64>, i64)>()
-            .all(self.txn)
-            .await?
-            .into_iter()
-            .filter_map(|(r, id)| r.map(|r| (r, id)))
-            .collect();
+        let existing: HashMap<i64, i64> = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            placement::Entity::find()
+                .select_only()
+                .column(placement::Column::SourceRecordId)
+                .column(placement::Column::Id)
+                .filter(placement::Column::SourceRecordId.is_in(ids))
+                .into_tuple::<(Option<i64>, i64)>()
+                .all(self.txn)
+                .await?
+                .into_iter()
+                .filter_map(|(r, id)| r.map(|r| (r, id)))
+                .collect()
+        };
         let mut inserts = vec![];
         for ((record, ..), &pid) in changed.iter().zip(person_ids) {
             let Some(&rid) = record_ids.get(&record.source_key) else {
@@ -1293,11 +1325,12 @@ impl<'a> Batch<'a> {
             };
             let Some(p) = &record.placement else {
                 if let Some(&id) = existing.get(&rid) {
-                    placement::Entity::update_many()
-                        .col_expr(placement::Column::Active, Expr::value(false))
-                        .col_expr(placement::Column::UpdatedAt, Expr::value(now))
-                        .filter(placement::Column::Id.eq(id))
-                        .exec(self.txn)
+                    self.writer
+                        .execute(
+                            "UPDATE \"placement\" SET \"active\" = $1, \"updated_at\" = $2 \
+                             WHERE \"id\" = $3",
+                            vec![false.into(), now.into(), id.into()],
+                        )
                         .await?;
                 }
                 continue;
@@ -1307,46 +1340,49 @@ impl<'a> Batch<'a> {
                 None => self.src.organisation_id,
             };
             let provider = (org != self.src.organisation_id).then_some(self.src.organisation_id);
-            let am = placement::ActiveModel {
-                person_id: Set(pid),
-                organisation_id: Set(org),
-                provider_organisation_id: Set(provider),
-                kind: Set(p.kind.as_str().to_owned()),
-                start_date: Set(p.start_date),
-                planned_end_date: Set(p.planned_end_date),
-                actual_end_date: Set(p.actual_end_date),
-                hours_per_week: Set(p.hours_per_week),
-                outcome: Set(p.outcome.clone()),
-                source_record_id: Set(Some(rid)),
-                active: Set(true),
-                updated_at: Set(now),
-                ..Default::default()
-            };
+            let values = [
+                Value::from(pid),
+                org.into(),
+                provider.into(),
+                p.kind.as_str().to_owned().into(),
+                p.start_date.into(),
+                p.planned_end_date.into(),
+                p.actual_end_date.into(),
+                p.hours_per_week.into(),
+                p.outcome.clone().into(),
+                Some(rid).into(),
+            ];
             match existing.get(&rid) {
                 Some(&id) => {
-                    let mut am = am;
-                    am.id = Set(id);
-                    am.update(self.txn).await?;
+                    let mut values = values.to_vec();
+                    values.extend([true.into(), now.into(), id.into()]);
+                    self.writer
+                        .execute(
+                            "UPDATE \"placement\" SET \"person_id\" = $1, \"organisation_id\" = $2, \
+                             \"provider_organisation_id\" = $3, \"kind\" = $4, \
+                             \"start_date\" = $5, \"planned_end_date\" = $6, \
+                             \"actual_end_date\" = $7, \"hours_per_week\" = $8, \
+                             \"outcome\" = $9, \"source_record_id\" = $10, \"active\" = $11, \
+                             \"updated_at\" = $12 WHERE \"id\" = $13",
+                            values,
+                        )
+                        .await?;
                 }
-                None => {
-                    let mut am = am;
-                    am.created_at = Set(now);
-                    inserts.push(am);
-                }
+                None => inserts.extend(values),
             }
         }
         if !inserts.is_empty() {
-            placement::Entity::insert_many(inserts)
-                .exec_without_returning(self.txn)
-                .await?;
+            let shared = [Value::from(true), now.into(), now.into()];
+            self.writer.insert(&PLACEMENT, &shared, inserts).await?;
         }
         Ok(())
     }
 
     async fn upsert_consents(
-        &self,
+        &mut self,
         changed: &[(Record, String, RowMeta, Option<Known>)],
         person_ids: &[i64],
+        created: &HashSet<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), ImportError> {
         let recorded_by = format!("import:{}", self.cfg.name);
@@ -1361,13 +1397,6 @@ impl<'a> Batch<'a> {
                 None => {}
             }
         }
-        let active = |ids: Vec<i64>| {
-            consent::Entity::find()
-                .filter(consent::Column::PersonId.is_in(ids))
-                .filter(consent::Column::Audience.eq("network"))
-                .filter(consent::Column::RecordedBy.eq(recorded_by.clone()))
-                .filter(consent::Column::RevokedAt.is_null())
-        };
         if !revoke.is_empty() {
             consent::Entity::update_many()
                 .col_expr(consent::Column::RevokedAt, Expr::value(Some(now)))
@@ -1382,38 +1411,46 @@ impl<'a> Batch<'a> {
         if grant.is_empty() {
             return Ok(());
         }
-        let has: HashSet<i64> = active(grant.keys().copied().collect())
-            .all(self.txn)
-            .await?
-            .into_iter()
-            .map(|c| c.person_id)
+        // A person created in this batch has no consent yet; ask only about the others.
+        let known: Vec<i64> = grant
+            .keys()
+            .filter(|p| !created.contains(p))
+            .copied()
             .collect();
-        let new: Vec<consent::ActiveModel> = grant
+        let has: HashSet<i64> = if known.is_empty() {
+            HashSet::new()
+        } else {
+            consent::Entity::find()
+                .select_only()
+                .column(consent::Column::PersonId)
+                .filter(consent::Column::PersonId.is_in(known))
+                .filter(consent::Column::Audience.eq("network"))
+                .filter(consent::Column::RecordedBy.eq(recorded_by.clone()))
+                .filter(consent::Column::RevokedAt.is_null())
+                .into_tuple::<i64>()
+                .all(self.txn)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let new: Vec<Value> = grant
             .keys()
             .filter(|p| !has.contains(p))
-            .map(|&pid| consent::ActiveModel {
-                person_id: Set(pid),
-                audience: Set("network".into()),
-                partner_organisation_id: Set(None),
-                scope: Set("generic_profile".into()),
-                // The person's key only; a caseworker's approval is a separate act.
-                person_agreed: Set(true),
-                granted_at: Set(now),
-                expires_at: Set(None),
-                revoked_at: Set(None),
-                approved_by: Set(None),
-                approved_at: Set(None),
-                recorded_by: Set(recorded_by.clone()),
-                recorded_by_organisation_id: Set(Some(self.src.organisation_id)),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            })
+            .map(|&pid| pid.into())
             .collect();
         if !new.is_empty() {
-            consent::Entity::insert_many(new)
-                .exec_without_returning(self.txn)
-                .await?;
+            let shared = [
+                Value::from("network"),
+                "generic_profile".into(),
+                // The person's key only; a caseworker's approval is a separate act.
+                true.into(),
+                now.into(),
+                recorded_by.into(),
+                Some(self.src.organisation_id).into(),
+                now.into(),
+                now.into(),
+            ];
+            self.writer.insert(&CONSENT, &shared, new).await?;
         }
         Ok(())
     }
@@ -1453,39 +1490,205 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// `ON CONFLICT (key) DO UPDATE` that takes the new value where the row has one and keeps the
-/// known one where it is empty (`NULL`, or `[]` for lists).
-fn keep_known<C: sea_orm::ColumnTrait + sea_orm::IdenStatic + Copy + 'static>(
-    key: C,
-    table: &str,
-    scalars: &[C],
-    lists: &[C],
-) -> OnConflict {
-    let mut on = OnConflict::column(key);
-    let mut values = vec![];
-    for c in scalars {
-        let n = c.as_str();
-        values.push((
-            *c,
-            Expr::cust(format!("COALESCE(excluded.{n}, {table}.{n})")),
-        ));
-    }
-    for c in lists {
-        let n = c.as_str();
-        values.push((
-            *c,
-            Expr::cust(format!(
-                "CASE WHEN CAST(excluded.{n} AS TEXT) = '[]' THEN {table}.{n} ELSE excluded.{n} END"
-            )),
-        ));
-    }
-    on.values(values);
-    on.value(
-        sea_orm::sea_query::Alias::new("updated_at"),
-        Expr::cust("excluded.updated_at"),
-    );
-    on
-}
+/// The import's inserts (see [`crate::write`]): what each row binds, what a statement shares.
+static PERSON: LazyLock<Insert> = LazyLock::new(|| Insert {
+    table: "person",
+    shared: const { &[plain("created_at"), plain("updated_at")] },
+    columns: const { &[plain("bsn_pseudonym")] },
+    tail: "RETURNING \"bsn_pseudonym\", \"id\"".into(),
+});
+
+static RECORD: LazyLock<Insert> = LazyLock::new(|| Insert {
+    table: "source_record",
+    shared: const {
+        &[
+            plain("source_id"),
+            plain("import_run_id"),
+            plain("active"),
+            plain("first_seen_at"),
+            plain("last_seen_at"),
+            plain("created_at"),
+            plain("updated_at"),
+        ]
+    },
+    columns: const {
+        &[
+            plain("source_key"),
+            plain("person_id"),
+            plain("content_hash"),
+            json("raw_values"),
+            plain("file"),
+            plain("row_number"),
+        ]
+    },
+    tail: "RETURNING \"source_key\", \"id\"".into(),
+});
+
+static REJECTED: LazyLock<Insert> = LazyLock::new(|| Insert {
+    table: "rejected_row",
+    shared: const {
+        &[
+            plain("import_run_id"),
+            plain("source_id"),
+            plain("created_at"),
+            plain("updated_at"),
+        ]
+    },
+    columns: const {
+        &[
+            plain("row_number"),
+            plain("file"),
+            plain("sheet"),
+            plain("column_name"),
+            plain("reason"),
+            json("raw_values"),
+        ]
+    },
+    tail: String::new(),
+});
+
+static IDENTITY: LazyLock<Insert> = LazyLock::new(|| Insert {
+    table: "person_identity",
+    shared: const { &[plain("created_at"), plain("updated_at")] },
+    columns: const {
+        &[
+            plain("person_id"),
+            plain("bsn_encrypted"),
+            plain("given_name"),
+            plain("name_prefix"),
+            plain("family_name"),
+            plain("full_name"),
+            plain("birth_date"),
+            plain("postcode"),
+        ]
+    },
+    tail: keep_known(
+        "person_id",
+        "person_identity",
+        &[
+            "bsn_encrypted",
+            "given_name",
+            "name_prefix",
+            "family_name",
+            "full_name",
+            "birth_date",
+            "postcode",
+        ],
+        &[],
+    ),
+});
+
+static PROFILE: LazyLock<Insert> = LazyLock::new(|| Insert {
+    table: "candidate_profile",
+    shared: const {
+        &[
+            json("sectors"),
+            json("days_available"),
+            plain("created_at"),
+            plain("updated_at"),
+        ]
+    },
+    columns: const {
+        &[
+            plain("person_id"),
+            json("skills"),
+            json("strengths"),
+            json("development_points"),
+            json("work_types"),
+            plain("hours_per_week"),
+            plain("district"),
+            plain("education_level"),
+            json("languages"),
+            plain("driving_licence"),
+            plain("line"),
+            plain("participation_step"),
+        ]
+    },
+    tail: keep_known(
+        "person_id",
+        "candidate_profile",
+        &[
+            "hours_per_week",
+            "district",
+            "education_level",
+            "driving_licence",
+            "line",
+            "participation_step",
+        ],
+        &[
+            "skills",
+            "strengths",
+            "development_points",
+            "work_types",
+            "languages",
+        ],
+    ),
+});
+
+static SENSITIVE: LazyLock<Insert> = LazyLock::new(|| Insert {
+    table: "sensitive_detail",
+    shared: const { &[plain("created_at"), plain("updated_at")] },
+    columns: const {
+        &[
+            plain("person_id"),
+            plain("health_notes"),
+            plain("benefit_type"),
+            plain("legal_basis"),
+            plain("target_group_register"),
+            plain("wage_value_pct"),
+        ]
+    },
+    tail: keep_known(
+        "person_id",
+        "sensitive_detail",
+        &[
+            "health_notes",
+            "benefit_type",
+            "legal_basis",
+            "target_group_register",
+            "wage_value_pct",
+        ],
+        &[],
+    ),
+});
+
+static PLACEMENT: LazyLock<Insert> = LazyLock::new(|| Insert {
+    table: "placement",
+    shared: const { &[plain("active"), plain("created_at"), plain("updated_at")] },
+    columns: const {
+        &[
+            plain("person_id"),
+            plain("organisation_id"),
+            plain("provider_organisation_id"),
+            plain("kind"),
+            plain("start_date"),
+            plain("planned_end_date"),
+            plain("actual_end_date"),
+            plain("hours_per_week"),
+            plain("outcome"),
+            plain("source_record_id"),
+        ]
+    },
+    tail: String::new(),
+});
+
+static CONSENT: LazyLock<Insert> = LazyLock::new(|| Insert {
+    table: "consent",
+    shared: const {
+        &[
+            plain("audience"),
+            plain("scope"),
+            plain("person_agreed"),
+            plain("granted_at"),
+            plain("recorded_by"),
+            plain("recorded_by_organisation_id"),
+            plain("created_at"),
+            plain("updated_at"),
+        ]
+    },
+    columns: const { &[plain("person_id")] },
+    tail: String::new(),
+});
 
 /// A code for an organisation name: lower case, words joined by dashes.
 fn slug(name: &str) -> String {
