@@ -431,6 +431,7 @@ async fn vacancies_are_posted_changed_and_closed_by_their_partner_only() {
     let rival = env.token(Role::Partner, PARTNERS[2], &[]).await;
     let network = env.token(Role::Network, NETWORK, &[]).await;
 
+    let before = vacancy::Entity::find().all(&env.db).await.unwrap().len();
     let r = gql(
         &app,
         &partner,
@@ -445,6 +446,8 @@ async fn vacancies_are_posted_changed_and_closed_by_their_partner_only() {
             .contains("`input.hoursPerWeek`"),
         "{r}"
     );
+    let after = vacancy::Entity::find().all(&env.db).await.unwrap().len();
+    assert_eq!(before, after, "a refused vacancy writes nothing");
 
     let r = gql(
         &app,
@@ -584,6 +587,14 @@ async fn introductions_move_through_their_states_with_the_right_people_seeing_th
     let (person, holder) = person.expect("a consented person held by an organisation");
     let candidate = env.protector.seal_id(partner, person);
 
+    let introductions = || async {
+        model::entity::introduction::Entity::find()
+            .all(&env.db)
+            .await
+            .unwrap()
+            .len()
+    };
+    let count_before = introductions().await;
     // Without consent: NOT_FOUND, as for an id that does not exist.
     let hidden = candidate_profile::Entity::find()
         .all(&env.db)
@@ -631,6 +642,11 @@ async fn introductions_move_through_their_states_with_the_right_people_seeing_th
     )
     .await;
     assert_eq!(code(&r), "CONFLICT");
+    assert_eq!(
+        introductions().await,
+        count_before + 1,
+        "one introduction: the refused requests wrote nothing"
+    );
 
     // Another partner does not see it; the network has no introductions at all.
     let rival = env.token(Role::Partner, PARTNERS[4], &[]).await;

@@ -91,22 +91,11 @@ impl WorkQuery {
             ),
             None => None,
         };
-        let mut q = vacancy::Entity::find()
-            .filter(rows)
-            .order_by_desc(vacancy::Column::Id);
+        let mut q = vacancy::Entity::find().filter(rows);
         if let Some(s) = status {
             q = q.filter(vacancy::Column::Status.eq(s.as_str()));
         }
-        if let Some(a) = after {
-            q = q.filter(vacancy::Column::Id.lt(a));
-        }
-        let mut list = q
-            .limit(size as u64 + 1)
-            .all(db(ctx))
-            .await
-            .map_err(db_error)?;
-        let has_next = list.len() > size;
-        list.truncate(size);
+        let (list, has_next) = newest_first(ctx, q, vacancy::Column::Id, after, size).await?;
         let orgs = organisations_by_id(db(ctx)).await?;
         let mut conn = Connection::new(after.is_some(), has_next);
         conn.edges.extend(list.into_iter().map(|m| {
@@ -406,22 +395,11 @@ impl WorkQuery {
             })?),
             None => None,
         };
-        let mut q = introduction::Entity::find()
-            .filter(rows)
-            .order_by_desc(introduction::Column::Id);
+        let mut q = introduction::Entity::find().filter(rows);
         if let Some(s) = status {
             q = q.filter(introduction::Column::Status.eq(s.as_str()));
         }
-        if let Some(a) = after {
-            q = q.filter(introduction::Column::Id.lt(a));
-        }
-        let mut list = q
-            .limit(size as u64 + 1)
-            .all(db(ctx))
-            .await
-            .map_err(db_error)?;
-        let has_next = list.len() > size;
-        list.truncate(size);
+        let (list, has_next) = newest_first(ctx, q, introduction::Column::Id, after, size).await?;
         let wants_person = ctx
             .look_ahead()
             .field("edges")
@@ -434,6 +412,28 @@ impl WorkQuery {
         }
         Ok(conn)
     }
+}
+
+/// One page of `q`, newest (highest id) first, after the row `after`; and whether more follow.
+async fn newest_first<E: EntityTrait>(
+    ctx: &Context<'_>,
+    q: sea_orm::Select<E>,
+    id: E::Column,
+    after: Option<i64>,
+    size: usize,
+) -> Result<(Vec<E::Model>, bool)> {
+    let mut q = q.order_by_desc(id);
+    if let Some(a) = after {
+        q = q.filter(id.lt(a));
+    }
+    let mut list = q
+        .limit(size as u64 + 1)
+        .all(db(ctx))
+        .await
+        .map_err(db_error)?;
+    let has_next = list.len() > size;
+    list.truncate(size);
+    Ok((list, has_next))
 }
 
 /// The vacancy behind an id, if the caller may see it.
