@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub max_page_size: usize,
     /// Most aliased fields a query may use.
     pub max_aliases: usize,
+    /// Serve Prometheus metrics at `GET /metrics` on the same address, without a token (they
+    /// hold counts by route, operation name, status and source, never personal data).
+    pub metrics: bool,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +68,7 @@ impl Default for ServerConfig {
             max_query_complexity: limits.max_complexity,
             max_page_size: limits.max_page,
             max_aliases: limits.max_aliases,
+            metrics: limits.metrics,
         }
     }
 }
@@ -77,6 +81,11 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Run pending migrations when `serve` starts.
     pub auto_migrate: bool,
+    /// Seconds to wait for a database connection (connecting, or a free one from the pool)
+    /// before a request is answered 503.
+    pub connect_timeout_secs: u64,
+    /// Most connections in the pool (default: 10 on PostgreSQL, 4 on SQLite).
+    pub max_connections: Option<u32>,
 }
 
 impl Default for DatabaseConfig {
@@ -84,6 +93,8 @@ impl Default for DatabaseConfig {
         Self {
             url: "sqlite://werkbrug.db".into(),
             auto_migrate: true,
+            connect_timeout_secs: 10,
+            max_connections: None,
         }
     }
 }

@@ -24,8 +24,26 @@ struct Cli {
     /// Configuration file (TOML). Default: ./werkbrug.toml when it exists.
     #[arg(long, global = true, env = "WERKBRUG_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Log lines as text for people, or one JSON object per line for a log collector.
+    #[arg(
+        long,
+        global = true,
+        env = "WERKBRUG_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written (to standard error).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the current span's fields (request, import run).
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -127,14 +145,21 @@ async fn main() -> Result<()> {
             .unwrap_or_default();
         tracing::error!(at = %at, "panic (message withheld: it may quote personal data)");
     }));
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // Spans (request, import run) as fields of every line; never values, as in text.
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     match cli.command {
         Command::ExportSchema => {
             print!("{}", server::sdl());
@@ -144,7 +169,7 @@ async fn main() -> Result<()> {
             action: AuditAction::Verify,
         } => {
             let loaded = config::load(cli.config.as_deref())?;
-            let db = connect(&loaded.settings.database.url).await?;
+            let db = connect(&loaded.settings.database).await?;
             let report = server::audit::verify_chain(&db)
                 .await
                 .context("cannot read the audit log")?;
@@ -163,13 +188,13 @@ async fn main() -> Result<()> {
         }
         Command::Migrate { action } => {
             let loaded = config::load(cli.config.as_deref())?;
-            let db = connect(&loaded.settings.database.url).await?;
+            let db = connect(&loaded.settings.database).await?;
             migrate(&db, action.unwrap_or(MigrateAction::Up)).await
         }
         Command::Token { action } => {
             let loaded = config::load(cli.config.as_deref())?;
             let keys = keys::load(&loaded)?;
-            let db = connect(&loaded.settings.database.url).await?;
+            let db = connect(&loaded.settings.database).await?;
             Migrator::up(&db, None)
                 .await
                 .context("cannot apply migrations")?;
@@ -211,7 +236,7 @@ async fn main() -> Result<()> {
         } => {
             let loaded = config::load(cli.config.as_deref())?;
             let keys = keys::load(&loaded)?;
-            let db = connect(&loaded.settings.database.url).await?;
+            let db = connect(&loaded.settings.database).await?;
             Migrator::up(&db, None)
                 .await
                 .context("cannot apply migrations")?;
@@ -233,16 +258,29 @@ fn parse_ttl(text: &str) -> Result<chrono::Duration> {
     chrono::Duration::from_std(d).context("--ttl is too long")
 }
 
-/// Connects to the database; SQLite files are created when missing.
-async fn connect(url: &str) -> Result<DatabaseConnection> {
+/// Connects to the database; SQLite files are created when missing. `connect_timeout_secs`
+/// bounds both connecting and waiting for a pooled connection.
+async fn connect(database: &config::DatabaseConfig) -> Result<DatabaseConnection> {
+    let url = database.url.as_str();
     let url = if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
         format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
     } else {
         url.to_owned()
     };
     let mut opts = ConnectOptions::new(url.clone());
+    // SQLite: more than one connection, so that reads (and /readyz) go on while an import holds
+    // its transaction; in WAL mode readers never wait for the writer. Writes still take turns.
+    // (An in-memory database is one per connection, so it keeps one.)
+    let sqlite_default = if url.contains(":memory:") {
+        Some(1)
+    } else {
+        url.starts_with("sqlite:").then_some(4)
+    };
+    if let Some(n) = database.max_connections.or(sqlite_default) {
+        opts.max_connections(n.max(1));
+    }
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(database.connect_timeout_secs.max(1)))
         // SQLite: write-ahead log (readers never wait for the importer), fsync at checkpoints
         // (safe with WAL: a power cut loses at most the last commits, never consistency), and a
         // 64 MiB page cache so a large import does not spill and re-read pages.
@@ -346,17 +384,40 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
         }
         loaded.settings.database.url = format!("sqlite://{DEMO_DB}");
     }
-    let db = connect(&loaded.settings.database.url).await?;
-    if loaded.settings.database.auto_migrate || demo {
-        Migrator::up(&db, None)
-            .await
-            .context("cannot apply migrations")?;
+    let db = connect(&loaded.settings.database).await?;
+    let s = &loaded.settings.server;
+    let settings = server::ServerSettings {
+        request_timeout: Duration::from_secs(s.request_timeout_secs),
+        body_limit: s.body_limit_bytes,
+        max_depth: s.max_query_depth,
+        max_complexity: s.max_query_complexity,
+        max_page: s.max_page_size,
+        max_aliases: s.max_aliases,
+        min_cell_size: loaded.settings.privacy.min_cell_size as usize,
+        min_rate_denominator: loaded.settings.privacy.min_rate_denominator as usize,
+        outcome_window_days: i64::from(loaded.settings.stats.outcome_window_days),
+        stats_cache: Duration::from_secs(loaded.settings.stats.cache_seconds),
+        metrics: s.metrics,
+    };
+    if s.metrics {
+        server::metrics::install();
+        importers::events::describe_metrics();
     }
+    let state = server::AppState::new(
+        db.clone(),
+        keys.tokens.clone(),
+        keys.protector.clone(),
+        settings,
+    )?;
     let mut banner = String::new();
     // Kept until the server stops: the demo's sources point at these files.
     let mut demo_files = None;
     let mut imported = String::new();
     if demo {
+        // The demo fills its database before it listens, so its banner can name the tokens.
+        Migrator::up(&db, None)
+            .await
+            .context("cannot apply migrations")?;
         let files = demo_files.insert(
             tempfile::Builder::new()
                 .prefix("werkbrug-demo-")
@@ -409,36 +470,6 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
             ));
         }
     }
-    let s = &loaded.settings.server;
-    let settings = server::ServerSettings {
-        request_timeout: Duration::from_secs(s.request_timeout_secs),
-        body_limit: s.body_limit_bytes,
-        max_depth: s.max_query_depth,
-        max_complexity: s.max_query_complexity,
-        max_page: s.max_page_size,
-        max_aliases: s.max_aliases,
-        min_cell_size: loaded.settings.privacy.min_cell_size as usize,
-        min_rate_denominator: loaded.settings.privacy.min_rate_denominator as usize,
-        outcome_window_days: i64::from(loaded.settings.stats.outcome_window_days),
-        stats_cache: Duration::from_secs(loaded.settings.stats.cache_seconds),
-    };
-    // The scheduler runs beside the server; it shares only the database with it.
-    let scheduler = if loaded.settings.sources.is_empty() {
-        None
-    } else {
-        let importer = importers::Importer::new(
-            db.clone(),
-            keys.protector.clone(),
-            loaded.settings.import.clone(),
-            loaded.settings.sources.clone(),
-        );
-        importer
-            .sync_sources()
-            .await
-            .context("the [[source]] configuration is not valid")?;
-        Some(importers::scheduler::start(importer).await?)
-    };
-    let state = server::AppState::new(db, keys.tokens, keys.protector, settings)?;
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another server running there? choose another with --listen", s.listen))?;
@@ -451,14 +482,81 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
              {imported}Tokens, valid for one day:{banner}"
         );
     }
+    // Listening before migrations run, so that /readyz can say "not yet" meanwhile.
+    let migrate = loaded.settings.database.auto_migrate && !demo;
+    if migrate {
+        state.readiness.set(server::Phase::Migrating);
+    }
+    let stop = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        server::http::shutdown_signal().await;
+        signal.send_replace(true);
+    });
+    let mut stopped = stop.subscribe();
+    let http = tokio::spawn(server::serve_until(listener, state.clone(), async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
     println!("listening on http://{addr}");
     tracing::info!(%addr, "werkbrug serving GraphQL at /graphql, GraphiQL at /");
-    server::serve(listener, state).await?;
-    if let Some(scheduler) = scheduler {
-        tracing::info!("waiting for a running import to finish or roll back");
-        scheduler.shutdown().await;
+    if migrate {
+        tracing::info!("applying database migrations; /readyz answers 503 until they are done");
+        if let Err(e) = Migrator::up(&db, None).await {
+            return give_up(
+                &stop,
+                http,
+                anyhow::Error::new(e).context("cannot apply migrations"),
+            )
+            .await;
+        }
+        state.readiness.finish_migrating();
+        tracing::info!("migrations applied; ready");
     }
+    // The scheduler runs beside the server; it shares only the database with it.
+    let scheduler = if loaded.settings.sources.is_empty() || *stop.borrow() {
+        None
+    } else {
+        let importer = importers::Importer::new(
+            db.clone(),
+            keys.protector.clone(),
+            loaded.settings.import.clone(),
+            loaded.settings.sources.clone(),
+        );
+        let started = async {
+            importer
+                .sync_sources()
+                .await
+                .context("the [[source]] configuration is not valid")?;
+            anyhow::Ok(importers::scheduler::start(importer).await?)
+        };
+        match started.await {
+            Ok(scheduler) => Some(scheduler),
+            Err(e) => return give_up(&stop, http, e).await,
+        }
+    };
+    http.await.context("the HTTP server task failed")??;
+    if let Some(scheduler) = scheduler {
+        let grace = Duration::from_secs(loaded.settings.import.shutdown_grace_secs);
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "waiting for a running import to finish (or to roll back after the grace)"
+        );
+        scheduler.shutdown_within(grace).await;
+    }
+    drop(demo_files);
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Stops serving (open requests finish), then returns `error`.
+async fn give_up(
+    stop: &tokio::sync::watch::Sender<bool>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    error: anyhow::Error,
+) -> Result<()> {
+    stop.send_replace(true);
+    let _ = http.await;
+    Err(error)
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ fn spawn(cmd: &mut Command) -> Running {
             panic!("the server did not print `listening on` within a minute: {banner:?}");
         };
         if let Some(addr) = line.strip_prefix("listening on ") {
+            // It listens before migrations have run; /readyz says when it takes requests.
+            common::wait_ready(addr, deadline);
             return Running {
                 child,
                 base: addr.to_owned(),

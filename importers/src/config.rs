@@ -74,6 +74,9 @@ pub struct ImportConfig {
     pub http_initial_backoff_ms: u64,
     /// How often the scheduler looks for queued manual runs, in seconds.
     pub poll_secs: u64,
+    /// On shutdown, how long a running import may go on to finish before it is stopped and
+    /// rolled back, in seconds.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ImportConfig {
@@ -87,6 +90,7 @@ impl Default for ImportConfig {
             http_max_attempts: 5,
             http_initial_backoff_ms: 500,
             poll_secs: 5,
+            shutdown_grace_secs: 20,
         }
     }
 }

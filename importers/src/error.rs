@@ -42,6 +42,11 @@ pub enum ImportError {
     /// Another run of this source is in progress.
     #[error("source `{0}` is already being imported (run {1}); try again when it has finished")]
     Busy(String, i64),
+    /// The server shut down while the run went on; it was rolled back.
+    #[error(
+        "stopped: the server shut down before the run finished; it was rolled back and the next run imports the same data"
+    )]
+    Stopped,
     /// The database refused; the run was rolled back.
     #[error("database error during the import; the run was rolled back: {0}")]
     Database(#[from] sea_orm::DbErr),

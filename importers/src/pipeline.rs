@@ -120,6 +120,8 @@ pub struct Importer {
     protector: BsnProtector,
     config: ImportConfig,
     sources: Vec<SourceConfig>,
+    /// Set on shutdown: a run in progress rolls back at its next step (see [`Importer::stop`]).
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Importer {
@@ -135,7 +137,19 @@ impl Importer {
             protector,
             config,
             sources,
+            stop: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Stops runs of this importer (and its clones): a run in progress rolls back at its next
+    /// step and its run row says it was stopped ([`ImportError::Stopped`]); no new run starts.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Whether [`Importer::stop`] was called.
+    pub fn stopped(&self) -> bool {
+        *self.stop.borrow()
     }
 
     /// The database.
@@ -265,7 +279,7 @@ impl Importer {
                     self.finish_run(id, &Counts::default(), &[], Some(&e.to_string()))
                         .await?;
                 }
-                crate::events::run_failed(&cfg.name, run_id, &e);
+                crate::events::run_failed(&cfg.name, run_id, &e, seconds);
                 Err(e)
             }
         }
@@ -422,7 +436,18 @@ impl Importer {
         }
         let mut batch = Batch::new(self, cfg, src, preset, run_id, &txn).await?;
         let mut files = vec![];
-        while let Some(chunk) = mapped.recv().await {
+        let mut stop = self.stop.subscribe();
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                _ = async { stop.wait_for(|stopped| *stopped).await.map(|_| ()) } => {
+                    drop(batch);
+                    txn.rollback().await?;
+                    return Err(ImportError::Stopped);
+                }
+                chunk = mapped.recv() => chunk,
+            };
+            let Some(chunk) = chunk else { break };
             for item in chunk? {
                 match item {
                     Mapped::File(name) => {

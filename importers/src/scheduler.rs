@@ -39,18 +39,43 @@ pub fn parse_schedule(expr: &str) -> Result<Cron, String> {
 
 /// A running scheduler; stop it with [`SchedulerHandle::shutdown`].
 pub struct SchedulerHandle {
+    importer: Importer,
     cron: JobScheduler,
     poller: JoinHandle<()>,
     /// Held while a run is in progress, so shutdown can wait for it.
     running: Arc<Mutex<()>>,
+    /// Tells the poller to stop between its rounds.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl SchedulerHandle {
-    /// Stops starting runs and waits for a run in progress to finish (or be rolled back).
-    pub async fn shutdown(mut self) {
-        self.poller.abort();
+    /// Stops starting runs and waits for a run in progress to finish.
+    pub async fn shutdown(self) {
+        self.shutdown_within(Duration::MAX).await;
+    }
+
+    /// Stops starting runs, gives a run in progress `grace` to finish, then stops it: it rolls
+    /// back and its run row says so. Returns when no run is in progress.
+    pub async fn shutdown_within(mut self, grace: Duration) {
         let _ = self.cron.shutdown().await;
-        let _guard = self.running.lock().await;
+        self.stopping.send_replace(true);
+        // The poller only sleeps between its rounds; a round's run is waited for below.
+        let poller = std::mem::replace(&mut self.poller, tokio::spawn(async {}));
+        let waiting = async {
+            let _ = poller.await;
+            let _ = self.running.lock().await;
+        };
+        tokio::pin!(waiting);
+        if tokio::time::timeout(grace, &mut waiting).await.is_err() {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "a running import did not finish within the shutdown grace; stopping it (it rolls back)"
+            );
+            self.importer.stop();
+            waiting.await;
+        }
+        // Nothing new starts once the scheduler is gone.
+        self.importer.stop();
     }
 }
 
@@ -102,6 +127,7 @@ pub async fn start(importer: Importer) -> Result<SchedulerHandle, ImportError> {
         }
     }
     cron.start().await.map_err(scheduler_error)?;
+    let (stopping, mut stop_poller) = tokio::sync::watch::channel(false);
     let poller = {
         let imp = importer.clone();
         let lock = running.clone();
@@ -111,14 +137,19 @@ pub async fn start(importer: Importer) -> Result<SchedulerHandle, ImportError> {
                 if let Err(e) = run_queued(&imp, &lock).await {
                     tracing::warn!(error = %e, "cannot read queued import runs; retrying");
                 }
-                tokio::time::sleep(every).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop_poller.changed() => return,
+                }
             }
         })
     };
     Ok(SchedulerHandle {
+        importer,
         cron,
         poller,
         running,
+        stopping,
     })
 }
 
@@ -135,6 +166,10 @@ pub async fn run_tick(importer: &Importer, name: &str, tick: DateTime<Utc>, lock
     match claim_tick(importer, name, tick).await {
         Ok(Some(run_id)) => {
             let _guard = lock.lock().await;
+            if importer.stopped() {
+                release(importer, run_id, None).await;
+                return;
+            }
             let options = RunOptions {
                 run_id: Some(run_id),
                 ..Default::default()
@@ -221,6 +256,9 @@ pub async fn run_queued(importer: &Importer, lock: &Mutex<()>) -> Result<(), Imp
         .all(db)
         .await?;
     for run in queued {
+        if importer.stopped() {
+            break;
+        }
         let Some(src) = source::Entity::find_by_id(run.source_id).one(db).await? else {
             continue;
         };
@@ -247,6 +285,11 @@ pub async fn run_queued(importer: &Importer, lock: &Mutex<()>) -> Result<(), Imp
             continue;
         }
         let _guard = lock.lock().await;
+        if importer.stopped() {
+            // Back in the queue for the next server (or this one after its restart).
+            release(importer, run.id, Some("queued")).await;
+            return Ok(());
+        }
         let options = RunOptions {
             run_id: Some(run.id),
             ..Default::default()
@@ -254,6 +297,27 @@ pub async fn run_queued(importer: &Importer, lock: &Mutex<()>) -> Result<(), Imp
         let _ = importer.run(&src.name, Trigger::Manual, options).await;
     }
     Ok(())
+}
+
+/// Gives up a claimed run that has not started because the server is shutting down: a queued
+/// run goes back to `queued`, a scheduled tick is marked failed with the reason.
+async fn release(importer: &Importer, run_id: i64, back_to: Option<&str>) {
+    let update = import_run::Entity::update_many().filter(import_run::Column::Id.eq(run_id));
+    let update = match back_to {
+        Some(status) => update
+            .col_expr(import_run::Column::Status, Expr::value(status))
+            .col_expr(import_run::Column::Worker, Expr::value(None::<String>)),
+        None => update
+            .col_expr(import_run::Column::Status, Expr::value("failed"))
+            .col_expr(
+                import_run::Column::Error,
+                Expr::value("not started: the server shut down first"),
+            )
+            .col_expr(import_run::Column::FinishedAt, Expr::value(Utc::now())),
+    };
+    if let Err(e) = update.exec(importer.db()).await {
+        tracing::warn!(run = run_id, error = %e, "cannot release a claimed import run");
+    }
 }
 
 /// Runs a source once when its last tick passed without a run (the server was down).

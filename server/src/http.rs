@@ -1,5 +1,5 @@
 //! HTTP: GraphQL over HTTP (`GET`/`POST /graphql`), GraphiQL, the dashboard page, health and
-//! readiness, with request ids, timeouts, body limits and graceful shutdown.
+//! readiness, Prometheus metrics, with request ids, timeouts, body limits and graceful shutdown.
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
@@ -15,10 +15,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::AppState;
 use crate::audit::{self, AuditCollector, RequestContext};
 use crate::auth::{self, AuthError, Caller};
 use crate::graphql::{WerkbrugSchema, build_schema};
+use crate::{AppState, Phase};
 
 /// The media type of the GraphQL-over-HTTP spec.
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -36,29 +36,50 @@ pub fn app(state: AppState) -> Router {
     let schema = build_schema(Some(state.clone()));
     let types = std::sync::Arc::new(crate::visibility::TypeMap::from_sdl(&crate::graphql::sdl()));
     let settings = state.settings.clone();
-    let router = Router::new()
+    // Routes that need the database and its schema: refused with 503 until migrations have run.
+    let gated = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/stats.csv", get(stats_csv))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.readiness.clone(),
+            readiness_gate,
+        ));
+    let mut router = gated
         .route("/", get(graphiql))
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/stats.csv", get(stats_csv))
-        .route("/dashboard", get(crate::dashboard::page))
-        .with_state(Shared {
-            state,
-            schema,
-            types,
-        });
+        .route("/dashboard", get(crate::dashboard::page));
+    if settings.metrics {
+        crate::metrics::install();
+        router = router.route("/metrics", get(metrics));
+    }
+    let router = router.with_state(Shared {
+        state,
+        schema,
+        types,
+    });
     with_http_layers(router, &settings)
 }
 
-/// Wraps routes in the server's HTTP handling: panic guard, body limit, timeout, request ids
-/// and a tracing span per request. Public so that benchmarks compare like with like.
+/// Wraps routes in the server's HTTP handling: panic guard, body limit, timeout, request ids,
+/// a tracing span and metrics per request. Public so that benchmarks compare like with like.
 pub fn with_http_layers(router: Router, settings: &crate::ServerSettings) -> Router {
+    let limit = settings.body_limit;
     router
         .layer(panic_guard())
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        // Both limits answer 413 with a terse text of their own; say what the limit is.
+        .layer(axum::middleware::map_response(
+            move |resp: Response| async move {
+                if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large(limit)
+                } else {
+                    resp
+                }
+            },
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,
@@ -76,6 +97,68 @@ pub fn with_http_layers(router: Router, settings: &crate::ServerSettings) -> Rou
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
+}
+
+/// The answer to a body over the limit.
+fn too_large(limit: usize) -> Response {
+    let body = error_body(
+        &format!(
+            "the request body is larger than this server accepts ({limit} bytes, \
+             [server] body_limit_bytes); send a smaller query, or pass large inputs in several requests"
+        ),
+        "PAYLOAD_TOO_LARGE",
+    );
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Refuses requests that need the database while the server is not ready.
+async fn readiness_gate(
+    State(readiness): State<std::sync::Arc<crate::Readiness>>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let message = match readiness.phase() {
+        Phase::Ready => return next.run(req).await,
+        Phase::Migrating => {
+            "the server is starting: database migrations are running; try again shortly"
+        }
+        Phase::Stopping => "the server is shutting down; try again (another instance may answer)",
+    };
+    unavailable(req.headers(), message)
+}
+
+/// A 503 with a generic message and `Retry-After`.
+fn unavailable(headers: &HeaderMap, message: &str) -> Response {
+    let mut resp = json_response(
+        headers,
+        StatusCode::SERVICE_UNAVAILABLE,
+        error_body(message, "UNAVAILABLE"),
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    resp
+}
+
+/// A 503 for a request that failed because the database could not be reached.
+fn database_unavailable(headers: &HeaderMap) -> Response {
+    metrics::counter!(crate::metrics::DB_UNAVAILABLE).increment(1);
+    let mut resp = json_response(
+        headers,
+        StatusCode::SERVICE_UNAVAILABLE,
+        error_body(
+            crate::graphql::DATABASE_UNAVAILABLE_MESSAGE,
+            crate::graphql::DATABASE_UNAVAILABLE,
+        ),
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    resp
 }
 
 /// Turns a panic while answering one request into a 500 for that request alone; the panic's
@@ -95,12 +178,28 @@ fn panic_guard()
 
 /// Serves the application on `listener` until SIGTERM or Ctrl-C, then drains open requests.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    serve_until(listener, state, shutdown_signal()).await
+}
+
+/// Serves the application on `listener` until `stop` completes; then `/readyz` and new requests
+/// answer 503, the listener closes, and requests already running finish before this returns.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let readiness = state.readiness.clone();
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            stop.await;
+            readiness.set(Phase::Stopping);
+            tracing::info!("shutting down: finishing open requests");
+        })
         .await
 }
 
-async fn shutdown_signal() {
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -119,7 +218,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing open requests");
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -139,14 +237,33 @@ async fn graphiql() -> Html<String> {
     )
 }
 
+/// How long `/readyz` waits for the database before it answers "unreachable".
+const READY_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `GET /readyz`: 200 when migrations have run and the database answers; 503 otherwise.
 async fn readyz(State(shared): State<Shared>) -> Response {
-    match shared.state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
+    let not_ready = |why: &'static str| (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    match shared.state.readiness.phase() {
+        Phase::Migrating => return not_ready("starting: database migrations are running"),
+        Phase::Stopping => return not_ready("shutting down"),
+        Phase::Ready => {}
+    }
+    match tokio::time::timeout(READY_PING_TIMEOUT, shared.state.db.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            not_ready("database unreachable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: the database did not answer in time");
+            not_ready("database unreachable")
         }
     }
+}
+
+/// `GET /metrics`: Prometheus text format (see [`crate::metrics`]).
+async fn metrics(State(shared): State<Shared>) -> Response {
+    crate::metrics::render(&shared.state.db)
 }
 
 /// The `stats` query behind `GET /stats.csv`.
@@ -194,7 +311,7 @@ async fn stats_csv(
     });
     let request = async_graphql::Request::new(STATS_QUERY)
         .variables(async_graphql::Variables::from_json(variables));
-    let response = match run(shared, &headers, request, true).await {
+    let response = match run(shared, &headers, request, true, &mut None).await {
         Ok(r) => r,
         Err(refusal) => return refusal,
     };
@@ -324,8 +441,20 @@ async fn graphql_post(State(shared): State<Shared>, headers: HeaderMap, body: By
             "send the request as `Content-Type: application/json`",
         );
     }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return request_error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "batched requests (a JSON array) are not accepted; send one request per HTTP request",
+        );
+    }
     match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => execute(shared, headers, request, false).await,
+        Err(e) if e.is_syntax() && e.to_string().contains("recursion limit") => request_error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "the body's JSON is nested too deeply (over 128 levels); flatten the variables",
+        ),
         Err(_) => request_error(
             &headers,
             StatusCode::BAD_REQUEST,
@@ -340,19 +469,25 @@ async fn execute(
     request: async_graphql::Request,
     is_get: bool,
 ) -> Response {
-    match run(shared, &headers, request, is_get).await {
+    let mut operation = None;
+    let mut resp = match run(shared, &headers, request, is_get, &mut operation).await {
         Ok(response) => graphql_response(&headers, response),
         Err(refusal) => refusal,
-    }
+    };
+    resp.extensions_mut()
+        .insert(crate::metrics::Operation(operation));
+    resp
 }
 
 /// Authenticates, runs the request through the schema (and so the policy) and writes its audit
-/// events; a refusal before or after comes back as the HTTP answer to give.
+/// events; a refusal before or after comes back as the HTTP answer to give. The operation's name,
+/// once known, is left in `operation` for the metrics.
 async fn run(
     shared: Shared,
     headers: &HeaderMap,
     request: async_graphql::Request,
     is_get: bool,
+    operation: &mut Option<String>,
 ) -> Result<async_graphql::Response, Response> {
     let headers = headers.clone();
     let doc = match async_graphql::parser::parse_query(&request.query) {
@@ -388,11 +523,7 @@ async fn run(
                 Ok(caller) => Some(caller),
                 Err(AuthError::Db(e)) => {
                     tracing::error!(error = %e, "token check failed: database error");
-                    return Err(request_error(
-                        &headers,
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the database is unavailable; try again later",
-                    ));
+                    return Err(database_unavailable(&headers));
                 }
                 Err(_) => return Err(unauthorized(&headers, "invalid or expired token")),
             }
@@ -426,6 +557,7 @@ async fn run(
     };
     let trace_id = audit::trace_id_from(headers.get("traceparent").and_then(|v| v.to_str().ok()))
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    operation.clone_from(&operation_name);
     let context = RequestContext {
         request_id: request_id(&headers),
         operation_name,
@@ -455,15 +587,31 @@ async fn run(
         request = request.data::<Caller>(c);
     }
     let response = shared.schema.execute(request).await;
-    if let Some(c) = &caller
-        && let Err(e) = audit::flush(&shared.state.db, &collector, c, &context).await
-    {
-        tracing::error!(error = %e, "audit log write failed; response withheld");
-        return Err(request_error(
-            &headers,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the audit log could not be written; no data was returned",
-        ));
+    // The database went away while the request ran: nothing of it is answered (and nothing was
+    // read that would need an audit event).
+    if response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from(crate::graphql::DATABASE_UNAVAILABLE))
+    }) {
+        return Err(database_unavailable(&headers));
+    }
+    if let Some(c) = &caller {
+        match audit::flush(&shared.state.db, &collector, c, &context).await {
+            Ok(written) => {
+                metrics::counter!(crate::metrics::AUDIT_EVENTS).increment(written as u64);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "audit log write failed; response withheld");
+                metrics::counter!(crate::metrics::AUDIT_FAILURES).increment(1);
+                return Err(request_error(
+                    &headers,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the audit log could not be written; no data was returned",
+                ));
+            }
+        }
     }
     Ok(response)
 }

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod graphql;
 pub mod http;
 pub mod matching;
+pub mod metrics;
 pub mod policy;
 pub mod stats;
 pub mod visibility;
@@ -18,7 +19,8 @@ use model::BsnProtector;
 use sea_orm::DatabaseConnection;
 
 pub use graphql::{WerkbrugSchema, sdl};
-pub use http::{app, serve};
+pub use http::{app, serve, serve_until};
+pub use metrics::install as install_metrics;
 
 /// Settings of the HTTP server.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct ServerSettings {
     pub outcome_window_days: i64,
     /// How long a statistics snapshot or the matching index serves before it is rebuilt.
     pub stats_cache: Duration,
+    /// Serve Prometheus metrics at `GET /metrics` (no personal data; see the README).
+    pub metrics: bool,
 }
 
 impl Default for ServerSettings {
@@ -58,6 +62,7 @@ impl Default for ServerSettings {
             min_rate_denominator: 100,
             outcome_window_days: 90,
             stats_cache: Duration::from_secs(60),
+            metrics: true,
         }
     }
 }
@@ -79,6 +84,8 @@ pub struct AppState {
     pub stats: Arc<stats::FactsCache>,
     /// The matching index shared by requests.
     pub matching: Arc<matching::IndexCache>,
+    /// Whether requests are taken: not while migrations run or once shutdown began.
+    pub readiness: Arc<Readiness>,
 }
 
 impl AppState {
@@ -97,6 +104,126 @@ impl AppState {
             settings,
             stats: Arc::default(),
             matching: Arc::default(),
+            readiness: Arc::default(),
         })
+    }
+}
+
+/// Where the server stands: `/readyz` answers 503 and `/graphql` refuses with 503 unless
+/// [`Phase::Ready`]. A new state starts ready; `werkbrug serve` sets it to migrating first.
+#[derive(Debug, Default)]
+pub struct Readiness(std::sync::atomic::AtomicU8);
+
+/// A phase of [`Readiness`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Taking requests.
+    Ready,
+    /// Database migrations are running; requests wait for them.
+    Migrating,
+    /// Shutting down: open requests finish, new ones belong elsewhere.
+    Stopping,
+}
+
+impl Readiness {
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        match self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => Phase::Ready,
+            1 => Phase::Migrating,
+            _ => Phase::Stopping,
+        }
+    }
+
+    /// Moves to `phase`.
+    pub fn set(&self, phase: Phase) {
+        let value = match phase {
+            Phase::Ready => 0,
+            Phase::Migrating => 1,
+            Phase::Stopping => 2,
+        };
+        self.0.store(value, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves from [`Phase::Migrating`] to [`Phase::Ready`]; a shutdown that began meanwhile
+    /// stays.
+    pub fn finish_migrating(&self) {
+        let _ = self.0.compare_exchange(
+            1,
+            0,
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+}
+
+/// Whether a database error means the database cannot be reached or is not taking work now
+/// (connection refused or lost, pool timed out, server shutting down, SQLite busy), as opposed to
+/// a fault in a statement. Such errors are answered with 503 and a generic message.
+pub fn db_unavailable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_ref(),
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match sqlx {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        // PostgreSQL: connection exceptions (class 08), shutting down or starting (57P01–57P03);
+        // SQLite: busy beyond the busy timeout.
+        Sqlx::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "5")
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+    use std::sync::Arc;
+
+    #[test]
+    fn lost_connections_count_as_unavailable_and_statement_faults_do_not() {
+        let sqlx = |e: sea_orm::sqlx::Error| RuntimeErr::SqlxError(Arc::new(e));
+        let io = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for e in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            DbErr::Conn(sqlx(sea_orm::sqlx::Error::Io(io()))),
+            DbErr::Query(sqlx(sea_orm::sqlx::Error::Io(io()))),
+            DbErr::Exec(sqlx(sea_orm::sqlx::Error::PoolTimedOut)),
+        ] {
+            assert!(db_unavailable(&e), "{e}");
+        }
+        for e in [
+            DbErr::Query(sqlx(sea_orm::sqlx::Error::RowNotFound)),
+            DbErr::RecordNotFound("x".into()),
+            DbErr::Custom("x".into()),
+        ] {
+            assert!(!db_unavailable(&e), "{e}");
+        }
+    }
+
+    #[test]
+    fn readiness_moves_from_migrating_to_ready_unless_stopping() {
+        let r = Readiness::default();
+        assert_eq!(r.phase(), Phase::Ready);
+        r.set(Phase::Migrating);
+        r.finish_migrating();
+        assert_eq!(r.phase(), Phase::Ready);
+        r.set(Phase::Stopping);
+        r.finish_migrating();
+        assert_eq!(r.phase(), Phase::Stopping);
     }
 }

@@ -274,3 +274,42 @@ pub async fn org_id(env: &TestEnv, code: &str) -> i64 {
         .expect("organisation exists")
         .id
 }
+
+/// A blocking `GET path` over plain HTTP/1.1 to `base` (`http://host:port`): status and body.
+/// For tests that drive the binary without a runtime at hand.
+pub fn http_get(base: &str, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Waits until `GET /readyz` answers 200 (the binary listens before its migrations have run).
+pub fn wait_ready(base: &str, deadline: std::time::Instant) {
+    loop {
+        if let Ok((200, _)) = http_get(base, "/readyz") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{base}/readyz did not answer 200 in time"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

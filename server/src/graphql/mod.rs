@@ -135,11 +135,23 @@ fn denied(d: Denied) -> Error {
     Error::new(d.to_string()).extend_with(|_, e| e.set("code", code))
 }
 
+/// The error code of a request that failed because the database could not be reached.
+pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+
+/// What a client reads when the database cannot be reached.
+pub const DATABASE_UNAVAILABLE_MESSAGE: &str =
+    "the database is unavailable; no data was returned. Try again later";
+
 /// A database error as the client sees it: a generic message and an id; the operator finds the
 /// error under that id in the log.
 fn db_error(e: sea_orm::DbErr) -> Error {
     let id = uuid::Uuid::new_v4().simple().to_string();
     tracing::error!(error_id = %id, error = %e, "database error in resolver");
+    if crate::db_unavailable(&e) {
+        // The HTTP handler answers the whole request with 503 (see `http::run`).
+        return Error::new(DATABASE_UNAVAILABLE_MESSAGE)
+            .extend_with(|_, ext| ext.set("code", DATABASE_UNAVAILABLE));
+    }
     Error::new(format!(
         "internal database error (error id {id}); the operator finds the cause in the log"
     ))
