@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub max_page_size: usize,
     /// Most aliased fields a query may use.
     pub max_aliases: usize,
+    /// Most items a list (in the variables or an argument) may have.
+    pub max_list_items: usize,
     /// Serve Prometheus metrics at `GET /metrics` on the same address, without a token (they
     /// hold counts by route, operation name, status and source, never personal data).
     pub metrics: bool,
@@ -68,6 +70,7 @@ impl Default for ServerConfig {
             max_query_complexity: limits.max_complexity,
             max_page_size: limits.max_page,
             max_aliases: limits.max_aliases,
+            max_list_items: limits.max_list_items,
             metrics: limits.metrics,
         }
     }

@@ -393,6 +393,7 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
         max_complexity: s.max_query_complexity,
         max_page: s.max_page_size,
         max_aliases: s.max_aliases,
+        max_list_items: s.max_list_items,
         min_cell_size: loaded.settings.privacy.min_cell_size as usize,
         min_rate_denominator: loaded.settings.privacy.min_rate_denominator as usize,
         outcome_window_days: i64::from(loaded.settings.stats.outcome_window_days),

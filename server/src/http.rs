@@ -496,7 +496,7 @@ async fn run(
             return Err(request_error(
                 &headers,
                 StatusCode::BAD_REQUEST,
-                &format!("the query does not parse: {e}"),
+                &parse_error(&e),
             ));
         }
     };
@@ -566,7 +566,12 @@ async fn run(
     };
     // Alias floods and types or fields the caller does not have fail as validation would,
     // before anything runs.
-    let checked = crate::visibility::check_aliases(&doc, shared.state.settings.max_aliases)
+    let settings = &shared.state.settings;
+    let checked = crate::visibility::check_aliases(&doc, settings.max_aliases)
+        .and_then(|()| crate::visibility::check_expansion(&doc, settings.max_complexity))
+        .and_then(|()| {
+            crate::visibility::check_lists(&doc, &request.variables, settings.max_list_items)
+        })
         .and_then(|()| match &caller {
             Some(c) => {
                 crate::visibility::check_document(&doc, &shared.types, &shared.state.policy, c)
@@ -586,7 +591,8 @@ async fn run(
     if let Some(c) = caller.clone() {
         request = request.data::<Caller>(c);
     }
-    let response = shared.schema.execute(request).await;
+    let mut response = shared.schema.execute(request).await;
+    name_the_limits(&mut response, &shared.state.settings);
     // The database went away while the request ran: nothing of it is answered (and nothing was
     // read that would need an audit event).
     if response.errors.iter().any(|e| {
@@ -614,6 +620,56 @@ async fn run(
         }
     }
     Ok(response)
+}
+
+/// async-graphql's refusals for depth and complexity, with the limit and the key that sets it.
+fn name_the_limits(response: &mut async_graphql::Response, settings: &crate::ServerSettings) {
+    for e in &mut response.errors {
+        match e.message.as_str() {
+            "Query is too complex." => {
+                e.message = format!(
+                    "the query is too complex: over {} ([server] max_query_complexity; fields \
+                     weighted by page sizes); ask for fewer fields or smaller pages",
+                    settings.max_complexity
+                )
+            }
+            "Query is nested too deep." => {
+                e.message = format!(
+                    "the query is nested too deep: over {} levels ([server] max_query_depth)",
+                    settings.max_depth
+                )
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A parse error in one line: where, and what the parser expected — not the query text it
+/// quotes (which may be 256 KiB, or hold values).
+fn parse_error(e: &async_graphql::parser::Error) -> String {
+    use async_graphql::parser::Error;
+    match e {
+        Error::Syntax { message, start, .. } => {
+            let what = message
+                .lines()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix("= "))
+                .unwrap_or("syntax error");
+            let what = if what == "stack limit reached" {
+                "nested too deeply to parse"
+            } else {
+                what
+            };
+            format!(
+                "the query does not parse at line {}, column {}: {what}",
+                start.line, start.column
+            )
+        }
+        Error::RecursionLimitExceeded => {
+            "the query does not parse: it is nested too deeply".to_owned()
+        }
+        other => format!("the query does not parse: {other}"),
+    }
 }
 
 fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {

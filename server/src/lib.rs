@@ -37,6 +37,8 @@ pub struct ServerSettings {
     pub max_page: usize,
     /// Most aliased fields a query may use.
     pub max_aliases: usize,
+    /// Most items a list (in the variables or an argument) may have.
+    pub max_list_items: usize,
     /// Smallest number of distinct persons an aggregate cell may count (k).
     pub min_cell_size: usize,
     /// Smallest denominator a rate is shown for.
@@ -58,6 +60,7 @@ impl Default for ServerSettings {
             max_complexity: 2_000,
             max_page: 100,
             max_aliases: 30,
+            max_list_items: 100,
             min_cell_size: 10,
             min_rate_denominator: 100,
             outcome_window_days: 90,

@@ -283,3 +283,152 @@ fn aliases(set: &Positioned<SelectionSet>) -> usize {
         })
         .sum()
 }
+
+/// Refuses lists longer than `max` items, in the variables and in the document's arguments and
+/// directives (a list of 20,000 filter values overflowed the stack while its SQL was built).
+pub fn check_lists(
+    doc: &ExecutableDocument,
+    variables: &async_graphql::Variables,
+    max: usize,
+) -> Result<(), ServerError> {
+    let too_long = |what: String, n: usize, pos: Option<Pos>| {
+        ServerError::new(
+            format!(
+                "{what} has a list of {n} items; at most {max} are allowed ([server] max_list_items)"
+            ),
+            pos,
+        )
+    };
+    for (name, value) in variables.iter() {
+        let n = longest_const(value);
+        if n > max {
+            return Err(too_long(format!("the variable `${name}`"), n, None));
+        }
+    }
+    let sets = doc
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set)
+        .chain(doc.fragments.values().map(|f| &f.node.selection_set));
+    for set in sets {
+        if let Some((what, n, pos)) = list_over(set, max) {
+            return Err(too_long(format!("an argument of `{what}`"), n, Some(pos)));
+        }
+    }
+    Ok(())
+}
+
+/// The longest list in a value, nested ones included.
+fn longest_const(v: &async_graphql::Value) -> usize {
+    use async_graphql::Value as ConstValue;
+    match v {
+        ConstValue::List(items) => items
+            .iter()
+            .map(longest_const)
+            .fold(items.len(), usize::max),
+        ConstValue::Object(fields) => fields.values().map(longest_const).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The longest list literal in an argument's value; its variables count as null (they are
+/// checked on their own). A macro: the parser's value type is not exported by name.
+macro_rules! literal_longest {
+    ($value:expr) => {
+        longest_const(
+            &$value
+                .clone()
+                .into_const_with(|_| Ok::<_, std::convert::Infallible>(async_graphql::Value::Null))
+                .unwrap_or_default(),
+        )
+    };
+}
+
+/// The first argument (of a field or directive) under `set` holding a list over `max` items:
+/// the field or directive, the list's length and where.
+fn list_over(set: &Positioned<SelectionSet>, max: usize) -> Option<(String, usize, Pos)> {
+    for item in &set.node.items {
+        let (directives, nested) = match &item.node {
+            Selection::Field(f) => {
+                for (_, value) in &f.node.arguments {
+                    let n = literal_longest!(value.node);
+                    if n > max {
+                        return Some((f.node.name.node.to_string(), n, value.pos));
+                    }
+                }
+                (&f.node.directives, Some(&f.node.selection_set))
+            }
+            Selection::InlineFragment(f) => (&f.node.directives, Some(&f.node.selection_set)),
+            Selection::FragmentSpread(s) => (&s.node.directives, None),
+        };
+        for d in directives {
+            for (_, value) in &d.node.arguments {
+                let n = literal_longest!(value.node);
+                if n > max {
+                    return Some((format!("@{}", d.node.name.node), n, value.pos));
+                }
+            }
+        }
+        if let Some(found) = nested.and_then(|set| list_over(set, max)) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Refuses documents whose fragments expand to more than `max` fields. async-graphql's own
+/// complexity and depth checks walk every expansion, so a one-kilobyte "fragment bomb" (each
+/// fragment spreading the next twice, 30 deep) held a core for minutes; counted here once per
+/// fragment, it costs as much as reading the document.
+pub fn check_expansion(doc: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
+    let mut sizes = HashMap::new();
+    for (_, op) in doc.operations.iter() {
+        let fields = expanded(doc, &op.node.selection_set, &mut sizes, &mut HashSet::new());
+        if fields > max {
+            return Err(ServerError::new(
+                format!(
+                    "the query asks for over {max} fields, each fragment counted as often as it \
+                     is spread ([server] max_query_complexity); ask for fewer fields"
+                ),
+                Some(op.pos),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fields a selection set expands to, fragments included; each fragment's size is computed once.
+/// A fragment that spreads itself counts as empty here (validation reports the cycle).
+fn expanded(
+    doc: &ExecutableDocument,
+    set: &Positioned<SelectionSet>,
+    sizes: &mut HashMap<String, usize>,
+    visiting: &mut HashSet<String>,
+) -> usize {
+    let mut total: usize = 0;
+    for item in &set.node.items {
+        let n = match &item.node {
+            Selection::Field(f) => {
+                1usize.saturating_add(expanded(doc, &f.node.selection_set, sizes, visiting))
+            }
+            Selection::InlineFragment(f) => expanded(doc, &f.node.selection_set, sizes, visiting),
+            Selection::FragmentSpread(s) => {
+                let name = s.node.fragment_name.node.to_string();
+                if let Some(&n) = sizes.get(&name) {
+                    n
+                } else if let Some(f) = doc.fragments.get(&s.node.fragment_name.node)
+                    && visiting.insert(name.clone())
+                {
+                    let n = expanded(doc, &f.node.selection_set, sizes, visiting);
+                    visiting.remove(&name);
+                    sizes.insert(name, n);
+                    n
+                } else {
+                    0
+                }
+            }
+        };
+        total = total.saturating_add(n);
+    }
+    total
+}
