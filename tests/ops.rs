@@ -127,9 +127,14 @@ impl Server {
         TcpStream::connect(self.base.trim_start_matches("http://")).is_ok()
     }
 
-    /// Standard error so far.
+    /// Standard error to its end (call once the process has exited).
     fn logs(&self) -> Vec<String> {
-        self.stderr.try_iter().collect()
+        let mut lines = vec![];
+        // Ends when the reader thread reaches end of file; the timeout is a hang guard.
+        while let Ok(line) = self.stderr.recv_timeout(PATIENCE) {
+            lines.push(line);
+        }
+        lines
     }
 }
 
