@@ -97,10 +97,15 @@ async fn run(candidates: usize, requests: usize) {
     );
 
     let mut rates = vec![];
+    // `BENCH_ONLY=server` or `harness` measures one path (for a profiler); no ratio then.
+    let only = std::env::var("BENCH_ONLY").ok();
     for (name, app) in [
         ("with policy (server)", &with_policy),
         ("without policy (harness)", &without),
     ] {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
         for _ in 0..requests / 10 {
             call(app, &token).await;
         }
@@ -115,6 +120,9 @@ async fn run(candidates: usize, requests: usize) {
     println!("|---|---|---|---|");
     for (name, rate) in &rates {
         println!("| {candidates} | {requests} | {name} | {rate:.0} |");
+    }
+    if rates.len() < 2 {
+        return;
     }
     let overhead = rates[1].1 / rates[0].1 - 1.0;
     println!(

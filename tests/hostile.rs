@@ -22,10 +22,16 @@ fn json_post(token: &str, body: String) -> Request<Body> {
 
 /// The first error message of a GraphQL answer.
 fn message(r: &common::Reply) -> String {
-    r.body["errors"][0]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    let m = r.body["errors"][0]["message"].as_str().unwrap_or_default();
+    // Where the parser gives up on nesting depends on the stack it has left, which differs
+    // between builds and threads: the column is not part of the message under test.
+    match m.split_once(", column ") {
+        Some((head, rest)) if m.contains("nested too deeply") => {
+            let tail = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+            format!("{head}, column <n>{tail}")
+        }
+        _ => m.to_owned(),
+    }
 }
 
 #[tokio::test]

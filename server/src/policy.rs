@@ -76,6 +76,26 @@ pub const CONSENT_NAMED: &[(&str, &str, &str)] = &[(
     SCOPE_JOB_AGREEMENT,
 )];
 
+/// What the policy needs to know about a field apart from who asks and whose record it is:
+/// its class and whether a consent can name it. Looked up once per field, not per read.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldKey {
+    class: Option<PrivacyClass>,
+    consent_named: bool,
+}
+
+impl FieldKey {
+    /// The key of `table.column`; a column without a class is refused to everyone.
+    pub fn of(table: &str, column: &str) -> Self {
+        Self {
+            class: privacy::class_of(table, column),
+            consent_named: CONSENT_NAMED
+                .iter()
+                .any(|(t, c, _)| *t == table && *c == column),
+        }
+    }
+}
+
 /// Root entry points and the roles that may use them.
 pub const ENTRY_POINTS: &[(&str, &[Role])] = &[
     (
@@ -242,10 +262,23 @@ impl Policy {
         access: RecordAccess,
         field: impl std::fmt::Display,
     ) -> Result<PrivacyClass, Denied> {
+        self.decide(caller, &FieldKey::of(table, column), access, field)
+    }
+
+    /// [`Policy::field`] for a field whose [`FieldKey`] was looked up once, ahead of the
+    /// records: what is left per record is the rule for the caller's role and the record's
+    /// access.
+    pub fn decide(
+        &self,
+        caller: &Caller,
+        key: &FieldKey,
+        access: RecordAccess,
+        field: impl std::fmt::Display,
+    ) -> Result<PrivacyClass, Denied> {
         let denied = || Denied::Field {
             field: field.to_string(),
         };
-        let class = privacy::class_of(table, column).ok_or_else(denied)?;
+        let class = key.class.ok_or_else(denied)?;
         let allowed = match rule(caller.role, class).unwrap_or(Never) {
             Always => true,
             Caseload => access.in_caseload,
@@ -253,7 +286,9 @@ impl Policy {
             Consented => access.consented,
             Own => access.own,
             Never => false,
-        } || (consent_named(caller, table, column).is_some() && access.job_agreement);
+        } || (key.consent_named
+            && matches!(caller.role, Partner | Network)
+            && access.job_agreement);
         if allowed { Ok(class) } else { Err(denied()) }
     }
 

@@ -1057,10 +1057,20 @@ impl RecordScope {
         column: &str,
         field: impl std::fmt::Display,
     ) -> Result<()> {
+        self.check_key(ctx, &crate::policy::FieldKey::of(table, column), field)
+    }
+
+    /// [`RecordScope::check`] for a field whose key was looked up once.
+    fn check_key(
+        &self,
+        ctx: &Context<'_>,
+        key: &crate::policy::FieldKey,
+        field: impl std::fmt::Display,
+    ) -> Result<()> {
         let caller = caller(ctx).ok_or_else(|| denied(Denied::Unauthenticated))?;
         let class = state(ctx)
             .policy
-            .field(caller, table, column, self.access, &field)
+            .decide(caller, key, self.access, &field)
             .map_err(denied)?;
         if class == PrivacyClass::Special
             && caller.role == model::Role::Caseworker
@@ -1758,8 +1768,12 @@ macro_rules! guarded_object {
             $(
                 $(#[$fdoc])*
                 async fn $field(&self, ctx: &Context<'_>) -> Result<$ty> {
+                    static KEY: std::sync::LazyLock<crate::policy::FieldKey> =
+                        std::sync::LazyLock::new(|| {
+                            crate::policy::FieldKey::of($table, column!($field $(, $column)?))
+                        });
                     let field = format_args!("{}.{}", stringify!($name), ctx.item.node.name.node);
-                    self.scope.check(ctx, $table, column!($field $(, $column)?), field)?;
+                    self.scope.check_key(ctx, &KEY, field)?;
                     let conv: fn(&$model, &AppState) -> $ty = $conv;
                     Ok(conv(&self.m, state(ctx)))
                 }
