@@ -247,10 +247,8 @@ impl Importer {
         let result = self.execute(&cfg, &src, run_id, &options).await;
         let seconds = started.elapsed().as_secs_f64();
         match result {
+            // The run row was marked succeeded inside the run's transaction (see `execute`).
             Ok((counts, files, rejections)) => {
-                if let Some(id) = run_id {
-                    self.finish_run(id, &counts, &files, None).await?;
-                }
                 crate::events::run_finished(&cfg.name, run_id, &counts, seconds);
                 Ok(RunSummary {
                     run_id,
@@ -262,7 +260,7 @@ impl Importer {
             }
             Err(e) => {
                 if let Some(id) = run_id {
-                    self.finish_run(id, &Counts::default(), &[], Some(&e.to_string()))
+                    Self::finish_run(&self.db, id, &Counts::default(), &[], Some(&e.to_string()))
                         .await?;
                 }
                 crate::events::run_failed(&cfg.name, run_id, &e);
@@ -341,8 +339,11 @@ impl Importer {
         Ok(run.id)
     }
 
+    /// Records a run's outcome on its `import_run` row. A succeeded run is recorded inside its
+    /// own transaction, so a process killed between commit and this update cannot leave a
+    /// committed run that looks interrupted.
     async fn finish_run(
-        &self,
+        db: &impl ConnectionTrait,
         id: i64,
         c: &Counts,
         files: &[String],
@@ -378,7 +379,7 @@ impl Importer {
                 Expr::value(Some(serde_json::to_string(files).unwrap_or_default())),
             )
             .filter(import_run::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(db)
             .await?;
         Ok(())
     }
@@ -474,6 +475,9 @@ impl Importer {
         if options.dry_run {
             txn.rollback().await?;
         } else {
+            if let Some(id) = run_id {
+                Self::finish_run(&txn, id, &counts, &files, None).await?;
+            }
             txn.commit().await?;
         }
         Ok((counts, files, rejections))
