@@ -134,6 +134,8 @@ async fn connection(mut stream: TcpStream, feed: Shared) {
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
         Some(Fault::Reset) => {
+            // Linger 0 makes the close a reset (RST); it cannot block with a zero timeout.
+            #[allow(deprecated)]
             let _ = stream.set_linger(Some(Duration::ZERO));
             drop(stream);
         }

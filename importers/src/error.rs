@@ -42,6 +42,11 @@ pub enum ImportError {
     /// Another run of this source is in progress.
     #[error("source `{0}` is already being imported (run {1}); try again when it has finished")]
     Busy(String, i64),
+    /// A stage of the import stopped on a bug (a panic); the run was rolled back.
+    #[error(
+        "the import stopped on an internal error while {0}; nothing was imported; please report it with the log"
+    )]
+    Internal(&'static str),
     /// The database refused; the run was rolled back.
     #[error("database error during the import; the run was rolled back: {0}")]
     Database(#[from] sea_orm::DbErr),

@@ -31,7 +31,13 @@ impl Reader for HttpJsonReader {
 
     fn read(&self, input: ReadInput) -> RowStream {
         let (tx, rx) = mpsc::channel(STREAM_CAPACITY);
-        tokio::spawn(async move {
+        // A panic in the task must end the stream with an error, not as a shorter feed.
+        let guard = tx.clone();
+        let name = match &input.location {
+            Location::Url(u) => bare(u),
+            Location::Files(_) => String::new(),
+        };
+        let task = tokio::spawn(async move {
             let url = match &input.location {
                 Location::Url(u) => u.clone(),
                 Location::Files(files) => {
@@ -51,6 +57,18 @@ impl Reader for HttpJsonReader {
             };
             if let Err(e) = feed(&url, &input, &tx).await {
                 let _ = tx.send(Err(e)).await;
+            }
+        });
+        tokio::spawn(async move {
+            if task.await.is_err() {
+                let _ = guard
+                    .send(Err(ReadError::Http {
+                        url: name,
+                        reason:
+                            "the feed reader failed (an internal error); report it with the log"
+                                .into(),
+                    }))
+                    .await;
             }
         });
         rx

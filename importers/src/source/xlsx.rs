@@ -20,7 +20,7 @@ use super::csv::{
     Flow, Out, display_name, header_list, no_header_row, open_checked, pick_header_row,
     spawn_file_reader,
 };
-use super::{Cell, Limits, RawRow, ReadError, ReadEvent, ReadInput, Reader, RowStream};
+use super::{Cell, Limits, RawRow, ReadError, ReadEvent, ReadInput, Reader, RowStream, in_mib};
 
 /// Reads `format = "xlsx"` sources.
 pub struct XlsxReader;
@@ -80,8 +80,10 @@ fn describe(e: &XlsxError) -> String {
     }
 }
 
-/// Checks the zip directory: declared unpacked sizes against the limit. The zip crate refuses to
-/// unpack a part beyond its declared size, so a lying directory cannot get past this either.
+/// Checks the zip directory before calamine opens the workbook: the declared unpacked size of
+/// every part against the limits (the zip crate refuses to unpack a part beyond its declared
+/// size, so a lying directory cannot get past this), and the shared-string table's size, the
+/// count it declares (calamine reserves that many strings up front) and the strings it holds.
 fn check_zip(file: &str, f: &mut File, limits: &Limits) -> Result<(), ReadError> {
     let mut magic = [0u8; 8];
     if f.read_exact(&mut magic).is_ok() && magic == CFB_MAGIC {
@@ -95,22 +97,120 @@ fn check_zip(file: &str, f: &mut File, limits: &Limits) -> Result<(), ReadError>
     f.rewind()
         .map_err(|e| unreadable(file, format!("read error ({e})")))?;
     let mut zip = zip::ZipArchive::new(BufReader::new(f)).map_err(|_| not_a_workbook(file))?;
+    let too_large = |what: String| ReadError::TooLarge {
+        file: file.to_owned(),
+        what,
+    };
+    let mut shared_strings = None;
     for i in 0..zip.len() {
         let part = zip.by_index_raw(i).map_err(|_| not_a_workbook(file))?;
-        if part.size() > limits.max_uncompressed_bytes {
-            return Err(ReadError::TooLarge {
-                file: file.to_owned(),
-                what: format!(
-                    "part `{}` unpacks to {} bytes, more than the limit of {} bytes \
-                     (max_uncompressed_bytes)",
-                    part.name().unwrap_or_default(),
-                    part.size(),
-                    limits.max_uncompressed_bytes
-                ),
-            });
+        let name = part.name().unwrap_or_default().into_owned();
+        let lower = name.to_ascii_lowercase();
+        // Parts calamine holds in memory whole; worksheets are streamed, media never read.
+        let whole =
+            (lower.ends_with(".xml") || lower.ends_with(".rels")) && !lower.contains("worksheets/");
+        let (limit, key) = if whole {
+            (limits.max_metadata_bytes, "max_xlsx_metadata_mib")
+        } else {
+            (limits.max_uncompressed_bytes, "max_uncompressed_mib")
+        };
+        if part.size() > limit {
+            return Err(too_large(format!(
+                "part `{name}` unpacks to {} bytes, more than the limit of {} ([import] {key})",
+                part.size(),
+                in_mib(limit),
+            )));
+        }
+        if lower.ends_with("sharedstrings.xml") {
+            shared_strings = Some((i, name));
+        }
+    }
+    if let Some((i, name)) = shared_strings {
+        let part = zip.by_index(i).map_err(|_| not_a_workbook(file))?;
+        let (declared, counted) = count_shared_strings(part, limits.max_shared_strings)
+            .map_err(|e| unreadable(file, format!("read error in `{name}` ({e})")))?;
+        let limit = limits.max_shared_strings;
+        if let Some(n) = declared.filter(|n| *n > limit) {
+            return Err(too_large(format!(
+                "the shared-string table `{name}` declares {n} strings, more than the limit of \
+                 {limit} ([import] max_shared_strings)"
+            )));
+        }
+        if counted > limit {
+            return Err(too_large(format!(
+                "the shared-string table `{name}` holds more than {limit} strings \
+                 ([import] max_shared_strings)"
+            )));
         }
     }
     Ok(())
+}
+
+/// The string count a shared-string table declares (`uniqueCount`), and the `si` elements it
+/// holds, counted while streaming (stops once past `stop_after`). Nothing is kept but a tag name.
+fn count_shared_strings(
+    mut part: impl Read,
+    stop_after: u64,
+) -> std::io::Result<(Option<u64>, u64)> {
+    /// Where the scanner is: in text, or in a tag's name (collected, at most 64 bytes).
+    enum At {
+        Text,
+        Name(Vec<u8>),
+        Tag,
+    }
+    let mut at = At::Text;
+    let mut declared = None;
+    let mut head: Vec<u8> = Vec::new();
+    let mut counted = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = part.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        // The `sst` start tag with its `uniqueCount` comes first; 4 KiB hold it.
+        if head.len() < 4096 {
+            head.extend_from_slice(&buf[..n.min(4096 - head.len())]);
+            if declared.is_none() {
+                declared = declared_count(&head);
+            }
+        }
+        for &b in &buf[..n] {
+            at = match at {
+                At::Text if b == b'<' => At::Name(Vec::new()),
+                At::Text => At::Text,
+                At::Name(mut name) if b.is_ascii_alphanumeric() || b":_-.".contains(&b) => {
+                    if name.len() < 64 {
+                        name.push(b);
+                    }
+                    At::Name(name)
+                }
+                At::Name(name) => {
+                    if name == b"si" || name.ends_with(b":si") {
+                        counted += 1;
+                    }
+                    if b == b'>' { At::Text } else { At::Tag }
+                }
+                At::Tag if b == b'>' => At::Text,
+                At::Tag => At::Tag,
+            };
+        }
+        if counted > stop_after {
+            break;
+        }
+    }
+    Ok((declared, counted))
+}
+
+/// `uniqueCount="N"` of the `sst` start tag, from the start of the table.
+fn declared_count(head: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(head);
+    let sst = text.find("sst")?;
+    let tag = &text[sst..text[sst..].find('>').map_or(text.len(), |e| sst + e)];
+    let at = tag.find("uniqueCount")?;
+    let value = tag[at..].split(['"', '\'']).nth(1)?;
+    // More digits than a u64 holds is more than any limit.
+    Some(value.trim().parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn read_workbook(path: &Path, input: &ReadInput, out: &Out) -> Result<Flow, ReadError> {
@@ -881,7 +981,7 @@ mod tests {
         let ev = read(inp).await;
         match &ev[..] {
             [Err(e @ ReadError::TooLarge { what, .. })] => {
-                assert!(what.contains("max_uncompressed_bytes"), "{what}");
+                assert!(what.contains("[import] max_uncompressed_mib"), "{what}");
                 assert!(e.to_string().contains(&p.display().to_string()));
             }
             other => panic!("{other:?}"),
@@ -891,7 +991,7 @@ mod tests {
         inp.limits.max_file_bytes = 100;
         let ev = read(inp).await;
         assert!(
-            matches!(&ev[..], [Err(ReadError::TooLarge { what, .. })] if what.contains("max_file_bytes")),
+            matches!(&ev[..], [Err(ReadError::TooLarge { what, .. })] if what.contains("[import] max_file_mib")),
             "{ev:?}"
         );
     }
