@@ -12,6 +12,9 @@ use tokio::sync::mpsc;
 
 pub mod csv;
 pub mod http_json;
+pub mod probe;
+#[cfg(test)]
+mod props;
 pub mod xlsx;
 
 /// One cell as the reader found it; no interpretation beyond the file format's own types.
