@@ -6,16 +6,21 @@ use proptest::prelude::*;
 
 use crate::{Bsn, BsnProtector, crypto::generate_key_hex};
 
-/// Cases per property: `PROPTEST_CASES`, else `default`.
+/// Cases per property: `default` from a fixed seed (so `cargo test` is repeatable), or
+/// `PROPTEST_CASES` from a random one (`PROPTEST_RNG_SEED` repeats such a run).
 fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
+    let long = std::env::var("PROPTEST_CASES")
         .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(default);
+        .and_then(|c| c.parse().ok());
+    let config = ProptestConfig::default();
     ProptestConfig {
-        cases,
+        cases: long.unwrap_or(default),
+        rng_seed: match long {
+            Some(_) => config.rng_seed,
+            None => proptest::test_runner::RngSeed::Fixed(6),
+        },
         failure_persistence: None,
-        ..ProptestConfig::default()
+        ..config
     }
 }
 

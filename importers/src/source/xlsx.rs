@@ -1182,6 +1182,32 @@ mod tests {
         );
     }
 
+    /// Found by the property tests: calamine 0.38 computes a cell reference's column in a
+    /// `u32` without overflow checks, so `AAAAAAAAA2` panics in a debug build (and wraps in a
+    /// release build). The panic must end the stream as an error for the file, never as a
+    /// clean end (which the pipeline would commit as a complete, shorter file).
+    #[tokio::test]
+    async fn a_panic_inside_calamine_is_an_error_for_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = with_shared_strings(&dir);
+        let sheet = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="AAAAAAAAA2" t="s"><v>1</v></c></row></sheetData></worksheet>"#;
+        replace_part(&p, "xl/worksheets/sheet1.xml", sheet.as_bytes());
+        let ev = read(input(vec![p.clone()], &["BSN"])).await;
+        if cfg!(debug_assertions) {
+            match ev.last() {
+                Some(Err(e @ ReadError::Unreadable { .. })) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains(&p.display().to_string()), "{msg}");
+                    assert!(msg.contains("internal error"), "{msg}");
+                }
+                other => panic!("{other:?}"),
+            }
+        } else {
+            // Wrapped to some column: outside the header's one column, so no cell is read.
+            no_errors(&ev);
+        }
+    }
+
     #[tokio::test]
     async fn old_xls_and_other_zips_are_not_workbooks() {
         let dir = tempfile::tempdir().unwrap();
