@@ -173,7 +173,7 @@ impl Default for Limits {
 /// A limit in bytes as its configuration sets it: whole MiB, else bytes.
 pub(crate) fn in_mib(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")
