@@ -16,6 +16,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Some(id) = KEYS.open_id("partner-a", text) {
-        assert_eq!(KEYS.seal_id("partner-a", id), text, "only what was sealed opens");
+        assert_eq!(
+            KEYS.seal_id("partner-a", id),
+            text,
+            "only what was sealed opens"
+        );
     }
 });
