@@ -323,6 +323,28 @@ async fn a_file_that_cannot_be_read_fails_the_run_and_changes_nothing() {
     ok(&import(&env, &["gemeente"]));
     let before = data_counts(&env).await;
 
+    // A workbook over a configured limit (here any worksheet: 0 MiB): refused before it is
+    // unpacked, naming the file, the part, the limit and its key, and what to do.
+    let out = Command::new(BIN)
+        .current_dir(env.dir.path())
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(env.binary_env())
+        .env("WERKBRUG_IMPORT__MAX_UNCOMPRESSED_MIB", "0")
+        .args(["import", "gemeente"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "gemeente.xlsx: refused: part `xl/worksheets/sheet1.xml` unpacks to",
+        "more than the limit of 0 bytes ([import] max_uncompressed_mib)",
+        "raise [import] limits only for files you trust",
+        "nothing was imported",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    assert_eq!(data_counts(&env).await, before);
+
     // Not a workbook at all.
     std::fs::write(dir.join("kapot.xlsx"), "dit is geen werkmap").unwrap();
     let out = import(&env, &["gemeente", "--file", "kapot.xlsx"]);

@@ -64,8 +64,13 @@ pub struct ImportConfig {
     pub batch_size: usize,
     /// Largest input file, in MiB.
     pub max_file_mib: u64,
-    /// Largest uncompressed XLSX part, in MiB (zip-bomb guard).
+    /// Largest uncompressed XLSX part, in MiB (zip-bomb guard; worksheets are streamed).
     pub max_uncompressed_mib: u64,
+    /// Largest uncompressed XLSX part held in memory whole (shared strings, styles, workbook),
+    /// in MiB.
+    pub max_xlsx_metadata_mib: u64,
+    /// Most strings in an XLSX shared-string table (declared or counted).
+    pub max_shared_strings: u64,
     /// Timeout of one HTTP request, in seconds.
     pub http_timeout_secs: u64,
     /// Most attempts for one HTTP page.
@@ -86,6 +91,8 @@ impl Default for ImportConfig {
             batch_size: 1000,
             max_file_mib: 2048,
             max_uncompressed_mib: 4096,
+            max_xlsx_metadata_mib: 512,
+            max_shared_strings: 10_000_000,
             http_timeout_secs: 30,
             http_max_attempts: 5,
             http_initial_backoff_ms: 500,
@@ -101,6 +108,8 @@ impl ImportConfig {
         Limits {
             max_file_bytes: self.max_file_mib * 1024 * 1024,
             max_uncompressed_bytes: self.max_uncompressed_mib * 1024 * 1024,
+            max_metadata_bytes: self.max_xlsx_metadata_mib * 1024 * 1024,
+            max_shared_strings: self.max_shared_strings,
             ..Limits::default()
         }
     }

@@ -47,6 +47,11 @@ pub enum ImportError {
         "stopped: the server shut down before the run finished; it was rolled back and the next run imports the same data"
     )]
     Stopped,
+    /// A stage of the import stopped on a bug (a panic); the run was rolled back.
+    #[error(
+        "the import stopped on an internal error while {0}; nothing was imported; please report it with the log"
+    )]
+    Internal(&'static str),
     /// The database refused; the run was rolled back.
     #[error("database error during the import; the run was rolled back: {0}")]
     Database(#[from] sea_orm::DbErr),

@@ -261,10 +261,8 @@ impl Importer {
         let result = self.execute(&cfg, &src, run_id, &options).await;
         let seconds = started.elapsed().as_secs_f64();
         match result {
+            // The run row was marked succeeded inside the run's transaction (see `execute`).
             Ok((counts, files, rejections)) => {
-                if let Some(id) = run_id {
-                    self.finish_run(id, &counts, &files, None).await?;
-                }
                 crate::events::run_finished(&cfg.name, run_id, &counts, seconds);
                 Ok(RunSummary {
                     run_id,
@@ -276,7 +274,7 @@ impl Importer {
             }
             Err(e) => {
                 if let Some(id) = run_id {
-                    self.finish_run(id, &Counts::default(), &[], Some(&e.to_string()))
+                    Self::finish_run(&self.db, id, &Counts::default(), &[], Some(&e.to_string()))
                         .await?;
                 }
                 crate::events::run_failed(&cfg.name, run_id, &e, seconds);
@@ -355,8 +353,11 @@ impl Importer {
         Ok(run.id)
     }
 
+    /// Records a run's outcome on its `import_run` row. A succeeded run is recorded inside its
+    /// own transaction, so a process killed between commit and this update cannot leave a
+    /// committed run that looks interrupted.
     async fn finish_run(
-        &self,
+        db: &impl ConnectionTrait,
         id: i64,
         c: &Counts,
         files: &[String],
@@ -392,7 +393,7 @@ impl Importer {
                 Expr::value(Some(serde_json::to_string(files).unwrap_or_default())),
             )
             .filter(import_run::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(db)
             .await?;
         Ok(())
     }
@@ -499,6 +500,9 @@ impl Importer {
         if options.dry_run {
             txn.rollback().await?;
         } else {
+            if let Some(id) = run_id {
+                Self::finish_run(&txn, id, &counts, &files, None).await?;
+            }
             txn.commit().await?;
         }
         Ok((counts, files, rejections))
@@ -584,103 +588,111 @@ fn spawn_mapping(
     protector: BsnProtector,
 ) -> tokio::sync::mpsc::Receiver<Result<Vec<Mapped>, ImportError>> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
+    // A panic while mapping must end the stream with an error: a stream that merely stops
+    // would be committed as a complete, shorter input (and deactivate the rest of a full export).
+    let guard = tx.clone();
     tokio::task::spawn_blocking(move || {
-        let mut index: Option<ColumnIndex> = None;
-        let mut current: (Arc<str>, Option<Arc<str>>) = (Arc::from(""), None);
-        let mut shape = Arc::new(RowShape::default());
-        let mut chunk = Vec::with_capacity(MAPPED_CHUNK);
-        loop {
-            // Hand over what is mapped when the reader has nothing more at hand (a slow feed) or
-            // the chunk is full.
-            let event = match stream.try_recv() {
-                Ok(event) => Some(event),
-                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
-                    if !chunk.is_empty()
-                        && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
-                    {
-                        return;
-                    }
-                    stream.blocking_recv()
-                }
-                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
-            };
-            let Some(event) = event else {
-                if !chunk.is_empty() {
-                    let _ = tx.blocking_send(Ok(chunk));
-                }
-                return;
-            };
-            let event = match event {
-                Ok(event) => event,
-                Err(e) => {
-                    let _ = tx.blocking_send(Ok(std::mem::take(&mut chunk)));
-                    let _ = tx.blocking_send(Err(e.into()));
-                    return;
-                }
-            };
-            match event {
-                ReadEvent::Headers {
-                    file,
-                    sheet,
-                    headers: h,
-                } => {
-                    let located = match ColumnIndex::locate(preset, &columns, &h) {
-                        Ok(located) => located,
-                        Err(missing) => {
-                            let _ = tx.blocking_send(Ok(std::mem::take(&mut chunk)));
-                            let _ = tx.blocking_send(Err(ImportError::Columns {
-                                file,
-                                sheet,
-                                missing,
-                            }));
+        let mapped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let mut index: Option<ColumnIndex> = None;
+            let mut current: (Arc<str>, Option<Arc<str>>) = (Arc::from(""), None);
+            let mut shape = Arc::new(RowShape::default());
+            let mut chunk = Vec::with_capacity(MAPPED_CHUNK);
+            loop {
+                // Hand over what is mapped when the reader has nothing more at hand (a slow feed) or
+                // the chunk is full.
+                let event = match stream.try_recv() {
+                    Ok(event) => Some(event),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                        if !chunk.is_empty()
+                            && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+                        {
                             return;
                         }
-                    };
-                    chunk.push(Mapped::File(match &sheet {
-                        Some(s) => format!("{file} [{s}]"),
-                        None => file.clone(),
-                    }));
-                    current = (Arc::from(file.as_str()), sheet.as_deref().map(Arc::from));
-                    shape = Arc::new(RowShape::new(h, &located));
-                    index = Some(located);
+                        stream.blocking_recv()
+                    }
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+                };
+                let Some(event) = event else {
+                    if !chunk.is_empty() {
+                        let _ = tx.blocking_send(Ok(chunk));
+                    }
+                    return;
+                };
+                let event = match event {
+                    Ok(event) => event,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Ok(std::mem::take(&mut chunk)));
+                        let _ = tx.blocking_send(Err(e.into()));
+                        return;
+                    }
+                };
+                match event {
+                    ReadEvent::Headers {
+                        file,
+                        sheet,
+                        headers: h,
+                    } => {
+                        let located = match ColumnIndex::locate(preset, &columns, &h) {
+                            Ok(located) => located,
+                            Err(missing) => {
+                                let _ = tx.blocking_send(Ok(std::mem::take(&mut chunk)));
+                                let _ = tx.blocking_send(Err(ImportError::Columns {
+                                    file,
+                                    sheet,
+                                    missing,
+                                }));
+                                return;
+                            }
+                        };
+                        chunk.push(Mapped::File(match &sheet {
+                            Some(s) => format!("{file} [{s}]"),
+                            None => file.clone(),
+                        }));
+                        current = (Arc::from(file.as_str()), sheet.as_deref().map(Arc::from));
+                        shape = Arc::new(RowShape::new(h, &located));
+                        index = Some(located);
+                    }
+                    ReadEvent::Row(row) => {
+                        let index = index.as_ref().expect("readers send headers first");
+                        let values = Values {
+                            cells: &row.cells,
+                            index,
+                        };
+                        let mapped = preset.map(&values);
+                        let changed_at = match &mapped {
+                            // A feed moves past a refused item too: it is kept as a rejected row,
+                            // and asking for it again on every run would only repeat that.
+                            Err(_) if index.declares("changed_at") => values
+                                .text("changed_at")
+                                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                                .map(|t| t.with_timezone(&Utc)),
+                            _ => None,
+                        };
+                        let hash = mapped
+                            .is_ok()
+                            .then(|| row_hash(&protector, &shape, &row.cells));
+                        let meta = RowMeta {
+                            file: current.0.clone(),
+                            sheet: current.1.clone(),
+                            number: row.number,
+                            cells: row.cells,
+                            shape: shape.clone(),
+                        };
+                        chunk.push(Mapped::Row(match mapped {
+                            Ok(record) => MappedRow::Ok(record, hash.unwrap_or_default(), meta),
+                            Err(rejection) => MappedRow::Rejected(meta, rejection, changed_at),
+                        }));
+                    }
                 }
-                ReadEvent::Row(row) => {
-                    let index = index.as_ref().expect("readers send headers first");
-                    let values = Values {
-                        cells: &row.cells,
-                        index,
-                    };
-                    let mapped = preset.map(&values);
-                    let changed_at = match &mapped {
-                        // A feed moves past a refused item too: it is kept as a rejected row,
-                        // and asking for it again on every run would only repeat that.
-                        Err(_) if index.declares("changed_at") => values
-                            .text("changed_at")
-                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                            .map(|t| t.with_timezone(&Utc)),
-                        _ => None,
-                    };
-                    let hash = mapped
-                        .is_ok()
-                        .then(|| row_hash(&protector, &shape, &row.cells));
-                    let meta = RowMeta {
-                        file: current.0.clone(),
-                        sheet: current.1.clone(),
-                        number: row.number,
-                        cells: row.cells,
-                        shape: shape.clone(),
-                    };
-                    chunk.push(Mapped::Row(match mapped {
-                        Ok(record) => MappedRow::Ok(record, hash.unwrap_or_default(), meta),
-                        Err(rejection) => MappedRow::Rejected(meta, rejection, changed_at),
-                    }));
+                if chunk.len() >= MAPPED_CHUNK
+                    && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+                {
+                    return;
                 }
             }
-            if chunk.len() >= MAPPED_CHUNK
-                && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
-            {
-                return;
-            }
+        }));
+        if mapped.is_err() {
+            let _ = guard.blocking_send(Err(ImportError::Internal("mapping rows")));
         }
     });
     rx

@@ -235,7 +235,9 @@ pub fn postcode(cell: &Cell) -> Result<Option<String>, Refusal> {
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_uppercase();
+    // ASCII first: the slices below are byte offsets.
     let ok = c.len() == 6
+        && c.is_ascii()
         && c[..4].chars().all(|ch| ch.is_ascii_digit())
         && !c.starts_with('0')
         && c[4..].chars().all(|ch| ch.is_ascii_uppercase());
@@ -322,6 +324,10 @@ mod tests {
         assert_eq!(education_level(&Cell::Number(4.0)).unwrap(), Some(4));
         assert_eq!(postcode(&t("1012ab")).unwrap().unwrap(), "1012 AB");
         assert!(postcode(&t("12345")).is_err());
+        // Found by the property tests: six bytes that are not six ASCII characters panicked
+        // (slicing inside a character), which stopped the mapping of the whole file.
+        assert!(postcode(&t("⼀෦")).is_err());
+        assert!(postcode(&t("10€1")).is_err());
         // A BSN with its leading zero dropped by a spreadsheet is the same BSN.
         let full = bsn(&t("012345672")).unwrap().unwrap();
         assert_eq!(bsn(&Cell::Number(12345672.0)).unwrap().unwrap(), full);

@@ -25,17 +25,19 @@ pub struct Bsn([u8; 9]);
 impl Bsn {
     /// Parses a BSN, restoring leading zeros a spreadsheet dropped (e.g. `12345672` → `012345672`).
     pub fn parse(raw: &str) -> Result<Self, BsnError> {
+        let raw = raw.trim();
+        // A number column may come out as "123456782.0", also with its leading zero dropped.
+        let raw = raw
+            .strip_suffix(".0")
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or(raw);
         let mut digits = Vec::with_capacity(9);
-        for ch in raw.trim().chars() {
+        for ch in raw.chars() {
             match ch {
                 '0'..='9' => digits.push(ch as u8 - b'0'),
                 ' ' | '.' | '-' => {}
                 _ => return Err(BsnError::NotDigits),
             }
-        }
-        // Excel may also turn the number into "123456782.0".
-        if digits.len() > 9 && raw.trim().ends_with(".0") {
-            digits.pop();
         }
         if digits.is_empty() || digits.len() > 9 || digits.len() < 7 {
             return Err(BsnError::Length(digits.len()));
@@ -88,6 +90,10 @@ mod tests {
         assert_eq!(Bsn::parse("1112.22.333").unwrap().expose(), "111222333");
         // 012345672 passes the eleven-test; Excel shows it as 12345672.
         assert_eq!(Bsn::parse("12345672").unwrap().expose(), "012345672");
+        assert_eq!(Bsn::parse("123456782.0").unwrap().expose(), "123456782");
+        // Found by the property tests: a number with its leading zero dropped *and* a trailing
+        // ".0" was refused by the eleven-test (the ".0" was dropped only from 10 digits).
+        assert_eq!(Bsn::parse("12345672.0").unwrap().expose(), "012345672");
     }
 
     #[test]

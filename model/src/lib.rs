@@ -6,6 +6,8 @@ pub mod crypto;
 pub mod domain;
 pub mod entity;
 pub mod privacy;
+#[cfg(test)]
+mod props;
 
 pub use bsn::{Bsn, BsnError};
 pub use crypto::{BsnProtector, CryptoError};

@@ -88,6 +88,40 @@ impl TestEnv {
         }
     }
 
+    /// Another fresh, migrated database beside this one (a SQLite file in the same folder, or a
+    /// PostgreSQL schema), for a test that compares databases imported with the same keys.
+    pub async fn another_database(&self, name: &str) -> OtherDatabase {
+        let (url, schema) = match &self.schema {
+            Some((base, _)) => {
+                let schema = format!("t_{}", uuid_like());
+                let admin = Database::connect(base.as_str()).await.unwrap();
+                admin
+                    .execute_raw(Statement::from_string(
+                        admin.get_database_backend(),
+                        format!("CREATE SCHEMA {schema}"),
+                    ))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let sep = if base.contains('?') { '&' } else { '?' };
+                (
+                    format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    Some((base.clone(), schema)),
+                )
+            }
+            None => {
+                let file = self.dir.path().join(format!("{name}.db"));
+                let _ = std::fs::remove_file(&file);
+                (format!("sqlite://{}?mode=rwc", file.display()), None)
+            }
+        };
+        let mut opts = ConnectOptions::new(url.clone());
+        opts.sqlx_logging(false).max_connections(2);
+        let db = Database::connect(opts).await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        OtherDatabase { db, url, schema }
+    }
+
     /// A fresh, migrated database.
     pub async fn migrated() -> Self {
         let env = Self::empty().await;
@@ -154,6 +188,32 @@ impl TestEnv {
     }
 
     /// Drops the PostgreSQL schema (SQLite files go with the temporary directory).
+    pub async fn cleanup(self) {
+        self.db.close().await.ok();
+        if let Some((base, name)) = &self.schema {
+            let admin = Database::connect(base.as_str()).await.unwrap();
+            admin
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("DROP SCHEMA {name} CASCADE"),
+                ))
+                .await
+                .unwrap();
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// A database made by [`TestEnv::another_database`].
+pub struct OtherDatabase {
+    pub db: DatabaseConnection,
+    /// A URL the binary can use to reach it.
+    pub url: String,
+    schema: Option<(String, String)>,
+}
+
+impl OtherDatabase {
+    /// Closes it and drops its PostgreSQL schema.
     pub async fn cleanup(self) {
         self.db.close().await.ok();
         if let Some((base, name)) = &self.schema {

@@ -92,11 +92,26 @@ pub(super) fn spawn_file_reader(
             }
         };
         for path in &paths {
-            match read_file(path, &input, &out) {
-                Ok(Flow::Next) => {}
-                Ok(Flow::Closed) => return,
-                Err(e) => {
+            // A panic in a format library (a hostile file can find one) must end the stream with
+            // an error: a stream that merely stops would read as a complete, shorter file.
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_file(path, &input, &out)
+            }));
+            match read {
+                Ok(Ok(Flow::Next)) => {}
+                Ok(Ok(Flow::Closed)) => return,
+                Ok(Err(e)) => {
                     out.fail(e);
+                    return;
+                }
+                Err(_) => {
+                    out.fail(ReadError::Unreadable {
+                        file: display_name(path),
+                        format,
+                        reason: "the reader failed on this file (an internal error); open and \
+                                 save it again, and report the file if that does not help"
+                            .to_owned(),
+                    });
                     return;
                 }
             }
@@ -134,8 +149,8 @@ pub(super) fn open_checked(
         return Err(ReadError::TooLarge {
             file: file.to_owned(),
             what: format!(
-                "the file has {size} bytes, more than the limit of {} bytes (max_file_bytes)",
-                limits.max_file_bytes
+                "the file has {size} bytes, more than the limit of {} ([import] max_file_mib)",
+                super::in_mib(limits.max_file_bytes)
             ),
         });
     }

@@ -1,7 +1,8 @@
 //! The `json` reader: a paged HTTP JSON feed (UWV's indications).
 //!
 //! `GET {url}?updated_since=<RFC 3339>&cursor=<c>&limit=<n>` with a bearer token, answering
-//! `{"items": [{…}], "next_cursor": "…" | null}`. Every page is retried on connection errors,
+//! `{"items": [{…}], "next_cursor": "…" | null}` (`next_cursor` required: null ends the feed,
+//! a page without it is refused as cut short). Every page is retried on connection errors,
 //! timeouts, unreadable answers, 5xx and 429 with exponential back-off and jitter (`Retry-After`
 //! wins when it asks for longer), up to a maximum of attempts; then the stream ends with the last
 //! error. The pipeline commits a run (and advances `updated_since`) only when the stream ends
@@ -30,7 +31,13 @@ impl Reader for HttpJsonReader {
 
     fn read(&self, input: ReadInput) -> RowStream {
         let (tx, rx) = mpsc::channel(STREAM_CAPACITY);
-        tokio::spawn(async move {
+        // A panic in the task must end the stream with an error, not as a shorter feed.
+        let guard = tx.clone();
+        let name = match &input.location {
+            Location::Url(u) => bare(u),
+            Location::Files(_) => String::new(),
+        };
+        let task = tokio::spawn(async move {
             let url = match &input.location {
                 Location::Url(u) => u.clone(),
                 Location::Files(files) => {
@@ -50,6 +57,18 @@ impl Reader for HttpJsonReader {
             };
             if let Err(e) = feed(&url, &input, &tx).await {
                 let _ = tx.send(Err(e)).await;
+            }
+        });
+        tokio::spawn(async move {
+            if task.await.is_err() {
+                let _ = guard
+                    .send(Err(ReadError::Http {
+                        url: name,
+                        reason:
+                            "the feed reader failed (an internal error); report it with the log"
+                                .into(),
+                    }))
+                    .await;
             }
         });
         rx
@@ -154,7 +173,7 @@ fn cell(v: &Value) -> Cell {
     }
 }
 
-/// One page of the feed.
+/// One page of the feed: its items and the cursor of the next page (`None` on the last page).
 #[derive(Debug)]
 struct Page {
     items: Vec<Value>,
@@ -164,6 +183,8 @@ struct Page {
 /// Why one attempt failed, and whether another may help.
 struct Attempt {
     reason: String,
+    /// What to do about it, appended after the attempt count (e.g. check the token).
+    hint: &'static str,
     retry: bool,
     retry_after: Option<Duration>,
 }
@@ -192,7 +213,10 @@ async fn fetch_page(
             let plural = if attempts == 1 { "" } else { "s" };
             return Err(ReadError::Http {
                 url: bare(url),
-                reason: format!("{} after {attempts} attempt{plural}", failure.reason),
+                reason: format!(
+                    "{} after {attempts} attempt{plural}{}",
+                    failure.reason, failure.hint
+                ),
             });
         };
         let wait = failure
@@ -226,6 +250,7 @@ async fn attempt(
         } else {
             format!("connection failed ({})", e.without_url())
         },
+        hint: "",
         retry: true,
         retry_after: None,
     })?;
@@ -245,18 +270,21 @@ async fn attempt(
             _ => "",
         };
         return Err(Attempt {
-            reason: format!("HTTP {}{hint}", status.as_u16()),
+            reason: format!("HTTP {}", status.as_u16()),
+            hint,
             retry: status.is_server_error() || status.as_u16() == 429,
             retry_after,
         });
     }
     let body = response.bytes().await.map_err(|e| Attempt {
         reason: format!("the answer broke off ({})", e.without_url()),
+        hint: "",
         retry: true,
         retry_after: None,
     })?;
     parse_page(&body).map_err(|reason| Attempt {
         reason,
+        hint: "",
         retry: true,
         retry_after: None,
     })
@@ -280,8 +308,12 @@ fn parse_page(body: &[u8]) -> Result<Page, String> {
     if let Some(i) = items.iter().position(|i| !i.is_object()) {
         return Err(shape(&format!("item {} is not an object", i + 1)));
     }
+    // A missing `next_cursor` is not taken as the last page: a page cut short by a proxy or a
+    // half-written answer would otherwise end the run early and advance `updated_since` past
+    // items never fetched. The last page says so with `"next_cursor": null`.
     let next_cursor = match object.get("next_cursor") {
-        None | Some(Value::Null) => None,
+        None => return Err(shape("no `next_cursor` (null on the last page)")),
+        Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(_) => return Err(shape("`next_cursor` is not a string or null")),
@@ -491,6 +523,11 @@ mod tests {
             parse_page(b"{\"items\": [1]}")
                 .unwrap_err()
                 .contains("item 1 is not an object")
+        );
+        assert!(
+            parse_page(b"{\"items\": []}")
+                .unwrap_err()
+                .contains("no `next_cursor`")
         );
         let p = parse_page(b"{\"items\": [], \"next_cursor\": null}").unwrap();
         assert!(p.items.is_empty() && p.next_cursor.is_none());

@@ -12,6 +12,9 @@ use tokio::sync::mpsc;
 
 pub mod csv;
 pub mod http_json;
+pub mod probe;
+#[cfg(test)]
+mod props;
 pub mod xlsx;
 
 /// One cell as the reader found it; no interpretation beyond the file format's own types.
@@ -144,8 +147,13 @@ pub struct HeaderHint {
 pub struct Limits {
     /// Largest file to read, in bytes.
     pub max_file_bytes: u64,
-    /// Largest uncompressed size of an XLSX part, in bytes.
+    /// Largest uncompressed size of an XLSX part, in bytes (worksheets are streamed).
     pub max_uncompressed_bytes: u64,
+    /// Largest uncompressed size of an XLSX part that is held in memory whole (the shared-string
+    /// table, styles, the workbook and its relationships), in bytes.
+    pub max_metadata_bytes: u64,
+    /// Most strings an XLSX shared-string table may hold (declared or counted).
+    pub max_shared_strings: u64,
     /// Most rows searched for the header row.
     pub header_search_rows: usize,
 }
@@ -155,8 +163,20 @@ impl Default for Limits {
         Self {
             max_file_bytes: 2 * 1024 * 1024 * 1024,
             max_uncompressed_bytes: 4 * 1024 * 1024 * 1024,
+            max_metadata_bytes: 512 * 1024 * 1024,
+            max_shared_strings: 10_000_000,
             header_search_rows: 50,
         }
+    }
+}
+
+/// A limit in bytes as its configuration sets it: whole MiB, else bytes.
+pub(crate) fn in_mib(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 

@@ -20,7 +20,7 @@ use super::csv::{
     Flow, Out, display_name, header_list, no_header_row, open_checked, pick_header_row,
     spawn_file_reader,
 };
-use super::{Cell, Limits, RawRow, ReadError, ReadEvent, ReadInput, Reader, RowStream};
+use super::{Cell, Limits, RawRow, ReadError, ReadEvent, ReadInput, Reader, RowStream, in_mib};
 
 /// Reads `format = "xlsx"` sources.
 pub struct XlsxReader;
@@ -80,8 +80,10 @@ fn describe(e: &XlsxError) -> String {
     }
 }
 
-/// Checks the zip directory: declared unpacked sizes against the limit. The zip crate refuses to
-/// unpack a part beyond its declared size, so a lying directory cannot get past this either.
+/// Checks the zip directory before calamine opens the workbook: the declared unpacked size of
+/// every part against the limits (the zip crate refuses to unpack a part beyond its declared
+/// size, so a lying directory cannot get past this), and the shared-string table's size, the
+/// count it declares (calamine reserves that many strings up front) and the strings it holds.
 fn check_zip(file: &str, f: &mut File, limits: &Limits) -> Result<(), ReadError> {
     let mut magic = [0u8; 8];
     if f.read_exact(&mut magic).is_ok() && magic == CFB_MAGIC {
@@ -95,22 +97,125 @@ fn check_zip(file: &str, f: &mut File, limits: &Limits) -> Result<(), ReadError>
     f.rewind()
         .map_err(|e| unreadable(file, format!("read error ({e})")))?;
     let mut zip = zip::ZipArchive::new(BufReader::new(f)).map_err(|_| not_a_workbook(file))?;
+    let too_large = |what: String| ReadError::TooLarge {
+        file: file.to_owned(),
+        what,
+    };
+    let mut shared_strings = None;
     for i in 0..zip.len() {
         let part = zip.by_index_raw(i).map_err(|_| not_a_workbook(file))?;
-        if part.size() > limits.max_uncompressed_bytes {
-            return Err(ReadError::TooLarge {
-                file: file.to_owned(),
-                what: format!(
-                    "part `{}` unpacks to {} bytes, more than the limit of {} bytes \
-                     (max_uncompressed_bytes)",
-                    part.name().unwrap_or_default(),
-                    part.size(),
-                    limits.max_uncompressed_bytes
-                ),
-            });
+        let name = part.name().unwrap_or_default().into_owned();
+        let lower = name.to_ascii_lowercase();
+        // Parts calamine holds in memory whole; worksheets are streamed, media never read.
+        let whole =
+            (lower.ends_with(".xml") || lower.ends_with(".rels")) && !lower.contains("worksheets/");
+        let (limit, key) = if whole {
+            (limits.max_metadata_bytes, "max_xlsx_metadata_mib")
+        } else {
+            (limits.max_uncompressed_bytes, "max_uncompressed_mib")
+        };
+        if part.size() > limit {
+            return Err(too_large(format!(
+                "part `{name}` unpacks to {} bytes, more than the limit of {} ([import] {key})",
+                part.size(),
+                in_mib(limit),
+            )));
+        }
+        if lower.ends_with("sharedstrings.xml") {
+            shared_strings = Some((i, name));
+        }
+    }
+    if let Some((i, name)) = shared_strings {
+        let part = zip.by_index(i).map_err(|_| not_a_workbook(file))?;
+        let (declared, counted) = count_shared_strings(part, limits.max_shared_strings)
+            .map_err(|e| unreadable(file, format!("read error in `{name}` ({e})")))?;
+        let limit = limits.max_shared_strings;
+        if let Some(n) = declared.filter(|n| *n > limit) {
+            return Err(too_large(format!(
+                "the shared-string table `{name}` declares {n} strings, more than the limit of \
+                 {limit} ([import] max_shared_strings)"
+            )));
+        }
+        if counted > limit {
+            return Err(too_large(format!(
+                "the shared-string table `{name}` holds more than {limit} strings \
+                 ([import] max_shared_strings)"
+            )));
         }
     }
     Ok(())
+}
+
+/// The string count a shared-string table declares (`uniqueCount`), and the `si` elements it
+/// holds, counted while streaming (stops once past `stop_after`). Nothing is kept but a tag name.
+fn count_shared_strings(
+    mut part: impl Read,
+    stop_after: u64,
+) -> std::io::Result<(Option<u64>, u64)> {
+    /// Where the scanner is: in text, or in a tag's name (collected, at most 64 bytes).
+    enum At {
+        Text,
+        Name(Vec<u8>),
+        Tag,
+    }
+    let mut at = At::Text;
+    let mut declared = None;
+    let mut head: Vec<u8> = Vec::new();
+    let mut counted = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = part.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        // The `sst` start tag with its `uniqueCount` comes first; 4 KiB hold it.
+        if head.len() < 4096 {
+            head.extend_from_slice(&buf[..n.min(4096 - head.len())]);
+            if declared.is_none() {
+                declared = declared_count(&head);
+            }
+        }
+        for &b in &buf[..n] {
+            at = match at {
+                At::Text if b == b'<' => At::Name(Vec::new()),
+                At::Text => At::Text,
+                At::Name(mut name) if b.is_ascii_alphanumeric() || b":_-.".contains(&b) => {
+                    if name.len() < 64 {
+                        name.push(b);
+                    }
+                    At::Name(name)
+                }
+                At::Name(name) => {
+                    if name == b"si" || name.ends_with(b":si") {
+                        counted += 1;
+                    }
+                    if b == b'>' { At::Text } else { At::Tag }
+                }
+                At::Tag if b == b'>' => At::Text,
+                At::Tag => At::Tag,
+            };
+        }
+        if counted > stop_after {
+            break;
+        }
+    }
+    Ok((declared, counted))
+}
+
+/// `uniqueCount="N"` of the `sst` start tag, from the start of the table.
+fn declared_count(head: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(head);
+    let sst = text.find("sst")?;
+    // Only once the whole start tag is at hand.
+    let tag = &text[sst..sst + text[sst..].find('>')?];
+    let at = tag.find("uniqueCount")?;
+    let value = tag[at..].split(['"', '\'']).nth(1)?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        // Not a number: calamine reserves nothing for it either.
+        return None;
+    }
+    // More digits than a u64 holds is more than any limit.
+    Some(value.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn read_workbook(path: &Path, input: &ReadInput, out: &Out) -> Result<Flow, ReadError> {
@@ -881,7 +986,7 @@ mod tests {
         let ev = read(inp).await;
         match &ev[..] {
             [Err(e @ ReadError::TooLarge { what, .. })] => {
-                assert!(what.contains("max_uncompressed_bytes"), "{what}");
+                assert!(what.contains("[import] max_uncompressed_mib"), "{what}");
                 assert!(e.to_string().contains(&p.display().to_string()));
             }
             other => panic!("{other:?}"),
@@ -891,9 +996,216 @@ mod tests {
         inp.limits.max_file_bytes = 100;
         let ev = read(inp).await;
         assert!(
-            matches!(&ev[..], [Err(ReadError::TooLarge { what, .. })] if what.contains("max_file_bytes")),
+            matches!(&ev[..], [Err(ReadError::TooLarge { what, .. })] if what.contains("[import] max_file_mib")),
             "{ev:?}"
         );
+    }
+
+    /// Replaces one part of a workbook (written deflated, as Excel does).
+    fn replace_part(p: &Path, part: &str, content: &[u8]) {
+        use std::io::Write;
+        let bytes = std::fs::read(p).unwrap();
+        let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut zout = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..zin.len() {
+            let name = zin.by_index_raw(i).unwrap().name().unwrap().into_owned();
+            if name == part {
+                let options = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated);
+                zout.start_file(name, options).unwrap();
+                zout.write_all(content).unwrap();
+            } else {
+                zout.raw_copy_file(zin.by_index_raw(i).unwrap()).unwrap();
+            }
+        }
+        std::fs::write(p, zout.finish().unwrap().into_inner()).unwrap();
+    }
+
+    /// A workbook whose strings are in a shared-string table.
+    fn with_shared_strings(dir: &tempfile::TempDir) -> PathBuf {
+        workbook(
+            dir,
+            "strings.xlsx",
+            &[("Blad1", &|ws: &mut Worksheet| {
+                ws.write_string(0, 0, "BSN").unwrap();
+                ws.write_string(1, 0, "x").unwrap();
+            })],
+        )
+    }
+
+    /// The reader refused the file with a message naming it, holding `needle`, saying what to do.
+    fn refused(ev: &Events, p: &Path, needle: &str) {
+        match &ev[..] {
+            [Err(e @ ReadError::TooLarge { .. })] => {
+                let msg = e.to_string();
+                assert!(msg.contains(&p.display().to_string()), "{msg}");
+                assert!(msg.contains(needle), "{msg}");
+                assert!(msg.contains("raise [import] limits only for files you trust"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A shared-string table declaring `declared` strings (no attribute when empty) and holding
+    /// `strings` of them: `BSN`, then `x`s.
+    fn sst(declared: &str, strings: usize) -> Vec<u8> {
+        let unique = if declared.is_empty() {
+            String::new()
+        } else {
+            format!(r#" uniqueCount="{declared}""#)
+        };
+        let mut xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{strings}"{unique}>"#
+        );
+        for i in 0..strings {
+            xml.push_str(if i == 0 {
+                "<si><t>BSN</t></si>"
+            } else {
+                "<si><t>x</t></si>"
+            });
+        }
+        xml.push_str("</sst>");
+        xml.into_bytes()
+    }
+
+    #[tokio::test]
+    async fn shared_string_bombs_are_refused_before_calamine_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        // A table that declares more strings than it has: calamine reserves the declared count
+        // up front, so one line of XML could ask for terabytes.
+        let p = with_shared_strings(&dir);
+        replace_part(&p, "xl/sharedStrings.xml", &sst("400000000000000000", 2));
+        let ev = read(input(vec![p.clone()], &["BSN"])).await;
+        refused(
+            &ev,
+            &p,
+            "declares 400000000000000000 strings, more than the limit of 10000000 ([import] max_shared_strings)",
+        );
+
+        // With the guard lifted calamine panics on it (capacity overflow); the reader reports
+        // that as an error instead of ending the stream as if the file were empty.
+        let mut inp = input(vec![p.clone()], &["BSN"]);
+        inp.limits.max_shared_strings = u64::MAX;
+        let ev = read(inp).await;
+        match &ev[..] {
+            [Err(e @ ReadError::Unreadable { .. })] => {
+                assert!(e.to_string().contains("internal error"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Many small strings, honestly declared or not declared at all: counted.
+        for (declared, needle) in [
+            ("200001", "declares 200001 strings"),
+            (
+                "",
+                "holds more than 200000 strings ([import] max_shared_strings)",
+            ),
+            (
+                "2",
+                "holds more than 200000 strings ([import] max_shared_strings)",
+            ),
+        ] {
+            let p = with_shared_strings(&dir);
+            replace_part(&p, "xl/sharedStrings.xml", &sst(declared, 200_001));
+            let mut inp = input(vec![p.clone()], &["BSN"]);
+            inp.limits.max_shared_strings = 200_000;
+            refused(&read(inp).await, &p, needle);
+        }
+
+        // Within the limit, the same table reads.
+        let p = with_shared_strings(&dir);
+        replace_part(&p, "xl/sharedStrings.xml", &sst("2", 2));
+        let mut inp = input(vec![p], &["BSN"]);
+        inp.limits.max_shared_strings = 2;
+        let ev = read(inp).await;
+        no_errors(&ev);
+        assert_eq!(rows_of(&ev), vec![(2, vec![t("x")])]);
+    }
+
+    #[tokio::test]
+    async fn zip_bombs_are_refused_by_their_declared_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        // A worksheet that unpacks to 24 MiB (padding between rows) from well under 1 MiB.
+        let p = with_shared_strings(&dir);
+        let mut sheet = String::from(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row>"#,
+        );
+        sheet.push_str(&" ".repeat(24 << 20));
+        sheet.push_str("</sheetData></worksheet>");
+        replace_part(&p, "xl/worksheets/sheet1.xml", sheet.as_bytes());
+        assert!(
+            std::fs::metadata(&p).unwrap().len() < 1 << 20,
+            "small on disk"
+        );
+        let mut inp = input(vec![p.clone()], &["BSN"]);
+        inp.limits.max_uncompressed_bytes = 8 << 20;
+        let ev = read(inp).await;
+        refused(&ev, &p, "part `xl/worksheets/sheet1.xml` unpacks to 251");
+        refused(&ev, &p, "limit of 8 MiB ([import] max_uncompressed_mib)");
+
+        // A part read whole (here the styles) has the smaller limit of its own.
+        let p = with_shared_strings(&dir);
+        let styles = format!("<styleSheet>{}</styleSheet>", " ".repeat(3 << 20));
+        replace_part(&p, "xl/styles.xml", styles.as_bytes());
+        let mut inp = input(vec![p.clone()], &["BSN"]);
+        inp.limits.max_metadata_bytes = 2 << 20;
+        let ev = read(inp).await;
+        refused(&ev, &p, "part `xl/styles.xml` unpacks to");
+        refused(&ev, &p, "limit of 2 MiB ([import] max_xlsx_metadata_mib)");
+    }
+
+    #[test]
+    fn shared_strings_are_counted_across_reads_and_prefixes() {
+        /// Reads one byte at a time, so every tag straddles two reads.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((first, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                buf[0] = *first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let xml = br#"<x:sst uniqueCount='3'><x:si><x:t>a</x:t></x:si><si/><si ><t>b</t></si><sis/><t>si</t></x:sst>"#;
+        assert_eq!(
+            count_shared_strings(Trickle(xml), 10).unwrap(),
+            (Some(3), 3)
+        );
+        assert_eq!(declared_count(br#"<sst count="5">"#), None);
+        assert_eq!(
+            declared_count(br#"<sst uniqueCount="99999999999999999999999">"#),
+            Some(u64::MAX)
+        );
+    }
+
+    /// Found by the property tests: calamine 0.38 computes a cell reference's column in a
+    /// `u32` without overflow checks, so `AAAAAAAAA2` panics in a debug build (and wraps in a
+    /// release build). The panic must end the stream as an error for the file, never as a
+    /// clean end (which the pipeline would commit as a complete, shorter file).
+    #[tokio::test]
+    async fn a_panic_inside_calamine_is_an_error_for_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = with_shared_strings(&dir);
+        let sheet = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="AAAAAAAAA2" t="s"><v>1</v></c></row></sheetData></worksheet>"#;
+        replace_part(&p, "xl/worksheets/sheet1.xml", sheet.as_bytes());
+        let ev = read(input(vec![p.clone()], &["BSN"])).await;
+        if cfg!(debug_assertions) {
+            match ev.last() {
+                Some(Err(e @ ReadError::Unreadable { .. })) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains(&p.display().to_string()), "{msg}");
+                    assert!(msg.contains("internal error"), "{msg}");
+                }
+                other => panic!("{other:?}"),
+            }
+        } else {
+            // Wrapped to some column: outside the header's one column, so no cell is read.
+            no_errors(&ev);
+        }
     }
 
     #[tokio::test]
