@@ -436,17 +436,24 @@ impl CoreQuery {
         let has_next = rows.len() > size;
         rows.truncate(size);
         let mut conn = Connection::new(after.is_some(), has_next);
-        let wants = ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("jobAgreementEligible")
-            .exists();
+        let look = ctx.look_ahead();
+        let (edges, nodes) = (look.field("edges").field("node"), look.field("nodes"));
+        let wants = |field: &str| edges.field(field).exists() || nodes.field(field).exists();
+        let ids: Vec<i64> = rows.iter().map(|m| m.person_id).collect();
+        let mut persons = if wants("person") {
+            work::persons_by_id(ctx, caller, &ids).await?
+        } else {
+            HashMap::new()
+        };
         conn.edges.extend(
-            candidates_of(ctx, caller, rows, wants)
+            candidates_of(ctx, caller, rows, wants("jobAgreementEligible"))
                 .await?
                 .into_iter()
-                .map(|c| Edge::new(c.id.to_string(), c)),
+                .zip(ids)
+                .map(|(mut c, id)| {
+                    c.person = persons.remove(&id).map(Box::new);
+                    Edge::new(c.id.to_string(), c)
+                }),
         );
         Ok(conn)
     }
@@ -562,6 +569,7 @@ async fn candidates_of(
             Candidate {
                 id: ID(st.protector.seal_id(&caller.organisation_code, m.person_id)),
                 job_agreement: registered,
+                person: None,
                 profile: CandidateProfile { m, scope },
             }
         })
@@ -835,6 +843,9 @@ pub struct Candidate {
     profile: CandidateProfile,
     /// In the job-agreement target-group register (read only through the policy).
     job_agreement: bool,
+    /// The full record, for a caseworker whose caseload holds the person (loaded only when
+    /// the query selects it).
+    person: Option<Box<Person>>,
 }
 
 #[Object]
@@ -846,6 +857,11 @@ impl Candidate {
     /// The generic profile: skills, strengths, availability.
     async fn profile(&self) -> &CandidateProfile {
         &self.profile
+    }
+    /// The full record (caseworkers, for persons in their caseload).
+    #[graphql(visible = "visible_person")]
+    async fn person(&self) -> Option<&Person> {
+        self.person.as_deref()
     }
     /// Eligible for a job-agreement job (in the target-group register). Special: partners and
     /// the network see it only where the person's consent names it, caseworkers with

@@ -576,7 +576,7 @@ async fn candidates_by_person(
 }
 
 /// Full records of these persons for a caseworker (only those in its caseload), by person id.
-async fn persons_by_id(
+pub(super) async fn persons_by_id(
     ctx: &Context<'_>,
     caller: &Caller,
     ids: &[i64],
