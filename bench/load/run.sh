@@ -18,7 +18,7 @@
 # caseworker caseload page with names (audited) 20%, dashboard stats 20%. Databases:
 # werkbrug_bench on PostgreSQL (shared with bench/peers), target/bench/load-PERSONS.db for SQLite.
 # Errors: non-2xx answers, connection errors and timeouts (oha), answers whose body carries
-# GraphQL errors (checked before each step) and WARN/ERROR lines the server logged in the step.
+# GraphQL errors (checked before each step) and ERROR lines the server logged in the step.
 # Figures: docs/benchmarks.md, "Load and soak".
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -101,14 +101,14 @@ step() {
     else
       opts=(-c "$CONC")
     fi
-    run_oha_csv "$name-$c" "$api" "$BENCH_TMP/$c.body" "${TOKEN[$c]}" "$secs" "${opts[@]}" &
+    run_oha_csv "$DB-$name-$c" "$api" "$BENCH_TMP/$c.body" "${TOKEN[$c]}" "$secs" "${opts[@]}" &
     pids+=($!)
   done
   for c in "${pids[@]}"; do wait "$c"; done
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
   local logged
-  logged=$(tail -n +$((log_before + 1)) "$BENCH_TMP/werkbrug-$PORT.log" | grep -cE 'WARN|ERROR' || true)
+  logged=$(tail -n +$((log_before + 1)) "$BENCH_TMP/werkbrug-$PORT.log" | grep -c 'ERROR' || true)
   report "$name" "$rate" "$secs" "$logged"
 }
 
@@ -118,8 +118,8 @@ report() {
   for c in "${CLASSES[@]}"; do
     expected=$((rate * SHARE[$c] / 100))
     expected=$((expected * secs))
-    files+=("$BENCH_TMP/$name-$c.csv")
-    read -r rps p50 p95 p99 _ bad missing < <(csv_summary "$secs" "$expected" "$BENCH_TMP/$name-$c.csv")
+    files+=("$BENCH_TMP/$DB-$name-$c.csv")
+    read -r rps p50 p95 p99 _ bad missing < <(csv_summary "$secs" "$expected" "$BENCH_TMP/$DB-$name-$c.csv")
     printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | |\n' "$DB" "$name" "$c" "$rps" "$p50" "$p95" "$p99" "$bad" "$missing"
   done
   read -r rps p50 p95 p99 _ bad missing < <(csv_summary "$secs" 0 "${files[@]}")
@@ -137,7 +137,7 @@ mix() {
   for DB in $DATABASES; do
     prepare "$DB"
     step "warm-up" "$RATE" 5 >/dev/null
-    step "${RATE}/s" "$RATE" "$SECS"
+    step "rate-${RATE}" "$RATE" "$SECS"
     step "unthrottled" 0 "$SECS"
     echo "| $DB | server peak (VmHWM) | | | | | | | | $(hwm_mib "$WERKBRUG_PID") |"
     stop_pid "$WERKBRUG_PID"
