@@ -87,6 +87,24 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is its output.
     ExportSchema,
+    /// Fill an empty database with PERSONS generated municipality rows through the importers,
+    /// plus the caseworkers' consent approvals and the partners' vacancies (benchmarks and load
+    /// tests: bench/peers, bench/load).
+    #[command(hide = true)]
+    Seed {
+        /// How many persons (rows of the municipality export).
+        #[arg(long, default_value_t = 100_000)]
+        persons: usize,
+        /// Seed of the generator; the same seed gives the same people.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the generated XLSX export (default: a temporary folder).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Only write the export (DIR/gemeente-deelnemers.xlsx); touch no database.
+        #[arg(long, requires = "dir")]
+        export_only: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -241,6 +259,48 @@ async fn main() -> Result<()> {
                 .await
                 .context("cannot apply migrations")?;
             import::run(&loaded.settings, db, keys.protector, &source, file, dry_run).await
+        }
+        Command::Seed {
+            persons,
+            seed,
+            dir,
+            export_only,
+        } => {
+            if let (true, Some(dir)) = (export_only, &dir) {
+                let started = std::time::Instant::now();
+                let file = importers::sample::write_generated_export(persons, seed, dir)?;
+                println!(
+                    "wrote {} in {:.1}s",
+                    file.display(),
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
+            let loaded = config::load(cli.config.as_deref())?;
+            let keys = keys::load(&loaded)?;
+            let db = connect(&loaded.settings.database.url).await?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot apply migrations")?;
+            let temp = tempfile::Builder::new()
+                .prefix("werkbrug-seed-")
+                .tempdir()
+                .context("cannot create a temporary folder for the generated export")?;
+            let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
+            let started = std::time::Instant::now();
+            let s = importers::sample::load_generated(&db, &keys.protector, persons, seed, &dir)
+                .await
+                .context("cannot load the generated data")?;
+            println!(
+                "seeded in {:.1}s: {} persons, {} placements, {} consents, {} vacancies, {} rows rejected",
+                started.elapsed().as_secs_f64(),
+                s.persons,
+                s.placements,
+                s.consents,
+                s.vacancies,
+                s.rejected
+            );
+            Ok(())
         }
         Command::Serve { demo, listen } => {
             let mut loaded = config::load(cli.config.as_deref())?;

@@ -648,7 +648,12 @@ async fn nested_paths_to_hidden_fields_do_not_exist() {
     let caseworker = env
         .token(Role::Caseworker, importers::sample::MUNICIPALITY, &[])
         .await;
-    let cases: [(&str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            &partner,
+            "{ candidates(first: 5) { nodes { id person { placements { kind } } } } }",
+            "Unknown field \"person\" on type \"Candidate\"",
+        ),
         (
             &partner,
             "{ vacancies { edges { node { introductions { candidate { identity { familyName } } } } } } }",

@@ -248,6 +248,26 @@ async fn transitions_honour_the_window_and_the_follow_up_rule() {
             .is_string(),
         "{r}"
     );
+    // The same full record from a candidate search.
+    let r = gql(
+        &app,
+        &caseworker,
+        "{ candidates(first: 5) { edges { node { id person { id placements { kind organisation { name } } } } } nodes { person { id } } } }",
+    )
+    .await;
+    ok(&r);
+    let edges = r["data"]["candidates"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 5, "{r}");
+    assert!(
+        edges.iter().all(|e| e["node"]["person"]["id"].is_string()),
+        "{r}"
+    );
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["node"]["person"]["placements"][0]["kind"].is_string()),
+        "{r}"
+    );
     let r = gql(
         &app,
         &caseworker,

@@ -23,15 +23,15 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use serde_json::{Value, json};
 
 use crate::config::{ImportConfig, SourceConfig};
 use crate::error::ImportError;
 use crate::fixtures::{
-    MUNICIPALITY_HEADERS, SOCIAL_FIRM_HEADERS, random_bsn, write_csv, write_xlsx,
+    MUNICIPALITY_HEADERS, SOCIAL_FIRM_HEADERS, municipality_rows, random_bsn, write_csv, write_xlsx,
 };
 use crate::pipeline::{Importer, RunOptions, Trigger};
 
@@ -249,25 +249,8 @@ pub async fn load_sample(
     seed: u64,
     dir: &Path,
 ) -> Result<SampleSummary, SampleError> {
-    if organisation::Entity::find().count(db).await? > 0 {
-        return Err(SampleError::NotEmpty);
-    }
     let now = Utc::now();
-    let txn = db.begin().await?;
-    for (name, code, kind) in ORGANISATIONS {
-        organisation::ActiveModel {
-            name: Set(name.into()),
-            code: Set(code.into()),
-            kind: Set(kind.as_str().into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-    }
-    txn.commit().await?;
-
+    insert_organisations(db, now).await?;
     let exports = Exports::generate(seed, now);
     let files = |e: std::io::Error| SampleError::Files(dir.display().to_string(), e.to_string());
     let xlsx = |e: rust_xlsxwriter::XlsxError| {
@@ -354,6 +337,219 @@ pub async fn load_sample(
         vacancies: vacancy::Entity::find().count(db).await? as usize,
         runs: SOURCES.len(),
         rejected,
+    })
+}
+
+/// Creates the sample's organisations in an empty database.
+async fn insert_organisations(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<(), SampleError> {
+    if organisation::Entity::find().count(db).await? > 0 {
+        return Err(SampleError::NotEmpty);
+    }
+    let txn = db.begin().await?;
+    for (name, code, kind) in ORGANISATIONS {
+        organisation::ActiveModel {
+            name: Set(name.into()),
+            code: Set(code.into()),
+            kind: Set(kind.as_str().into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Writes `persons` generated municipality rows ([`municipality_rows`], seeded by `seed`) as
+/// the municipality's XLSX export into `dir`; returns the file's path.
+pub fn write_generated_export(
+    persons: usize,
+    seed: u64,
+    dir: &Path,
+) -> Result<std::path::PathBuf, SampleError> {
+    let failed = |e: String| SampleError::Files(dir.display().to_string(), e);
+    std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
+    let file = dir.join(MUNICIPALITY_FILE);
+    let rows = municipality_rows(persons, seed);
+    write_xlsx(&file, "Deelnemers", &MUNICIPALITY_HEADERS, &rows)
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(file)
+}
+
+/// Loads `persons` generated municipality rows into a migrated, empty database, for benchmarks
+/// and load tests: the rows of the import benchmark ([`municipality_rows`], seeded by `seed`)
+/// are written as the municipality's XLSX export into `dir` and imported through the importers
+/// (source `gemeente-deelnemers`); then caseworkers act in bulk as in the sample — most imported
+/// consents approved (three in twenty left waiting, one revoked, one expired), a partner consent
+/// for one in eight persons without one, and the partners' vacancies.
+pub async fn load_generated(
+    db: &DatabaseConnection,
+    protector: &BsnProtector,
+    persons: usize,
+    seed: u64,
+    dir: &Path,
+) -> Result<SampleSummary, SampleError> {
+    use sea_orm::QuerySelect;
+    let now = Utc::now();
+    insert_organisations(db, now).await?;
+    let file = write_generated_export(persons, seed, dir)?;
+    let (_, name, kind, format, schedule) = SOURCES[0];
+    let importer = Importer::new(
+        db.clone(),
+        protector.clone(),
+        ImportConfig::default(),
+        vec![SourceConfig {
+            name: name.into(),
+            kind: kind.into(),
+            organisation: org_name(MUNICIPALITY).into(),
+            format: format.into(),
+            location: file.display().to_string(),
+            schedule: Some(schedule.into()),
+            ..Default::default()
+        }],
+    );
+    importer
+        .sync_sources()
+        .await
+        .map_err(|e| SampleError::Import("sources", Box::new(e)))?;
+    let run = importer
+        .run(name, Trigger::Sample, RunOptions::default())
+        .await
+        .map_err(|e| SampleError::Import(name, Box::new(e)))?;
+
+    let txn = db.begin().await?;
+    let holder = format!("jobcoach@{MUNICIPALITY}");
+    let waiting = || {
+        Condition::all()
+            .add(consent::Column::ApprovedAt.is_null())
+            .add(consent::Column::PersonAgreed.eq(true))
+    };
+    let by_id = |sql: &str| Expr::cust(format!("consent.id % 20 {sql}"));
+    // The same shares as the sample's caseworkers: 0–2 waiting, 3 revoked, 4 expired, rest active.
+    consent::Entity::update_many()
+        .col_expr(consent::Column::ApprovedBy, Expr::value(holder.clone()))
+        .col_expr(consent::Column::ApprovedAt, Expr::value(now))
+        .col_expr(consent::Column::RevokedAt, Expr::value(now))
+        .col_expr(consent::Column::UpdatedAt, Expr::value(now))
+        .filter(waiting().add(by_id("= 3")))
+        .exec(&txn)
+        .await?;
+    let granted = now - Duration::days(450);
+    consent::Entity::update_many()
+        .col_expr(consent::Column::ApprovedBy, Expr::value(holder.clone()))
+        .col_expr(consent::Column::ApprovedAt, Expr::value(granted))
+        .col_expr(consent::Column::GrantedAt, Expr::value(granted))
+        .col_expr(
+            consent::Column::ExpiresAt,
+            Expr::value(granted + Duration::days(365)),
+        )
+        .col_expr(consent::Column::UpdatedAt, Expr::value(now))
+        .filter(waiting().add(by_id("= 4")))
+        .exec(&txn)
+        .await?;
+    consent::Entity::update_many()
+        .col_expr(consent::Column::ApprovedBy, Expr::value(holder.clone()))
+        .col_expr(consent::Column::ApprovedAt, Expr::value(now))
+        .col_expr(
+            consent::Column::ExpiresAt,
+            Expr::value(now + Duration::days(365)),
+        )
+        .col_expr(consent::Column::UpdatedAt, Expr::value(now))
+        .filter(waiting().add(by_id(">= 5")))
+        .exec(&txn)
+        .await?;
+    let partners: Vec<i64> = organisation::Entity::find()
+        .select_only()
+        .column(organisation::Column::Id)
+        .filter(organisation::Column::Code.is_in(PARTNERS))
+        .order_by_asc(organisation::Column::Id)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let without: Vec<i64> = person::Entity::find()
+        .select_only()
+        .column(person::Column::Id)
+        .filter(
+            person::Column::Id.not_in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(consent::Column::PersonId)
+                    .from(consent::Entity)
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(person::Column::Id)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_add(1));
+    for chunk in without.chunks(500) {
+        let mut chosen: Vec<(i64, i64)> = vec![];
+        for &person_id in chunk {
+            if rng.gen_bool(0.125) {
+                chosen.push((person_id, rng.gen_range(1..200)));
+            }
+        }
+        let rows: Vec<consent::ActiveModel> = chosen
+            .into_iter()
+            .map(|(person_id, days_ago)| {
+                let granted = now - Duration::days(days_ago);
+                consent::ActiveModel {
+                    person_id: Set(person_id),
+                    audience: Set("partner".into()),
+                    partner_organisation_id: Set(Some(
+                        partners[person_id as usize % partners.len()],
+                    )),
+                    scope: Set("generic_profile".into()),
+                    person_agreed: Set(true),
+                    granted_at: Set(granted),
+                    expires_at: Set(Some(granted + Duration::days(365))),
+                    approved_by: Set(Some(holder.clone())),
+                    approved_at: Set(Some(granted)),
+                    recorded_by: Set(format!("caseworker@{MUNICIPALITY}")),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        if !rows.is_empty() {
+            consent::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+    }
+    let shareable: Vec<i64> = consent::Entity::find()
+        .select_only()
+        .column(consent::Column::PersonId)
+        .filter(consent::Column::RevokedAt.is_null())
+        .filter(consent::Column::ApprovedAt.is_not_null())
+        .order_by_asc(consent::Column::PersonId)
+        .limit(1000)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    Caseworkers {
+        rng,
+        txn: &txn,
+        now,
+        today: now.date_naive(),
+    }
+    .vacancies(&partners, &shareable)
+    .await?;
+    txn.commit().await?;
+    Ok(SampleSummary {
+        organisations: organisation::Entity::find().count(db).await? as usize,
+        persons: person::Entity::find().count(db).await? as usize,
+        placements: placement::Entity::find().count(db).await? as usize,
+        consents: consent::Entity::find().count(db).await? as usize,
+        vacancies: vacancy::Entity::find().count(db).await? as usize,
+        runs: 1,
+        rejected: run.counts.rejected,
     })
 }
 
@@ -1131,6 +1327,41 @@ mod tests {
         }
         assert_eq!(summary.vacancies, 15);
         assert_eq!(introduction::Entity::find().count(&db).await.unwrap(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn generated_data_goes_through_the_importers() {
+        let (db, dir) = fresh().await;
+        let summary = load_generated(&db, &protector(), 400, 3, dir.path())
+            .await
+            .unwrap();
+        assert_eq!(summary.persons, 400, "{summary:?}");
+        assert_eq!(summary.vacancies, VACANCIES.len());
+        assert!(summary.placements > 100, "{summary:?}");
+        let consents = consent::Entity::find().all(&db).await.unwrap();
+        let active = consents
+            .iter()
+            .filter(|c| {
+                c.approved_at.is_some() && c.revoked_at.is_none() && c.expires_at > Some(Utc::now())
+            })
+            .count();
+        let waiting = consents.iter().filter(|c| c.approved_at.is_none()).count();
+        assert!(
+            active > consents.len() / 2,
+            "{active} of {}",
+            consents.len()
+        );
+        assert!(waiting > 0, "some imported consents await approval");
+        assert!(
+            consents.iter().any(|c| c.audience == "partner"),
+            "partner consents"
+        );
+        let runs = import_run::Entity::find().all(&db).await.unwrap();
+        assert_eq!(runs.len(), 1, "one import run");
+        assert!(matches!(
+            load_generated(&db, &protector(), 10, 3, dir.path()).await,
+            Err(SampleError::NotEmpty)
+        ));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -70,6 +70,7 @@ pub const GATES: &[(&str, &str, Gate)] = &[
         "jobAgreementEligible",
         ConsentNamed("sensitive_detail", "target_group_register"),
     ),
+    ("Candidate", "person", Entry("person")),
     ("Transition", "endsOn", Entry("person")),
     ("Transition", "person", Entry("person")),
     ("Introduction", "", Entry("introductions")),

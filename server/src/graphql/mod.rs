@@ -349,7 +349,9 @@ impl CoreQuery {
             .map_err(db_error)?;
         let has_next = rows.len() > size;
         rows.truncate(size);
-        let persons = load_persons(ctx, caller, rows).await?;
+        let look = ctx.look_ahead();
+        let parts = PersonParts::of(&[look.field("edges").field("node"), look.field("nodes")]);
+        let persons = load_persons(ctx, caller, rows, parts).await?;
         let mut conn = Connection::new(after.is_some(), has_next);
         conn.edges
             .extend(persons.into_iter().map(|p| Edge::new(p.id.to_string(), p)));
@@ -375,7 +377,10 @@ impl CoreQuery {
             .await
             .map_err(db_error)?;
         match row {
-            Some(row) => Ok(load_persons(ctx, caller, vec![row]).await?.pop()),
+            Some(row) => {
+                let parts = PersonParts::of(&[ctx.look_ahead()]);
+                Ok(load_persons(ctx, caller, vec![row], parts).await?.pop())
+            }
             None => Ok(None),
         }
     }
@@ -448,17 +453,25 @@ impl CoreQuery {
         let has_next = rows.len() > size;
         rows.truncate(size);
         let mut conn = Connection::new(after.is_some(), has_next);
-        let wants = ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("jobAgreementEligible")
-            .exists();
+        let look = ctx.look_ahead();
+        let (edges, nodes) = (look.field("edges").field("node"), look.field("nodes"));
+        let wants = |field: &str| edges.field(field).exists() || nodes.field(field).exists();
+        let ids: Vec<i64> = rows.iter().map(|m| m.person_id).collect();
+        let mut persons = if wants("person") {
+            let parts = PersonParts::of(&[edges.field("person"), nodes.field("person")]);
+            work::persons_by_id(ctx, caller, &ids, parts).await?
+        } else {
+            HashMap::new()
+        };
         conn.edges.extend(
-            candidates_of(ctx, caller, rows, wants)
+            candidates_of(ctx, caller, rows, wants("jobAgreementEligible"))
                 .await?
                 .into_iter()
-                .map(|c| Edge::new(c.id.to_string(), c)),
+                .zip(ids)
+                .map(|(mut c, id)| {
+                    c.person = persons.remove(&id).map(Box::new);
+                    Edge::new(c.id.to_string(), c)
+                }),
         );
         Ok(conn)
     }
@@ -574,6 +587,7 @@ async fn candidates_of(
             Candidate {
                 id: ID(st.protector.seal_id(&caller.organisation_code, m.person_id)),
                 job_agreement: registered,
+                person: None,
                 profile: CandidateProfile { m, scope },
             }
         })
@@ -847,6 +861,9 @@ pub struct Candidate {
     profile: CandidateProfile,
     /// In the job-agreement target-group register (read only through the policy).
     job_agreement: bool,
+    /// The full record, for a caseworker whose caseload holds the person (loaded only when
+    /// the query selects it).
+    person: Option<Box<Person>>,
 }
 
 #[Object]
@@ -858,6 +875,11 @@ impl Candidate {
     /// The generic profile: skills, strengths, availability.
     async fn profile(&self) -> &CandidateProfile {
         &self.profile
+    }
+    /// The full record (caseworkers, for persons in their caseload).
+    #[graphql(visible = "visible_person")]
+    async fn person(&self) -> Option<&Person> {
+        self.person.as_deref()
     }
     /// Eligible for a job-agreement job (in the target-group register). Special: partners and
     /// the network see it only where the person's consent names it, caseworkers with
@@ -909,8 +931,19 @@ fn page_size(ctx: &Context<'_>, first: i32) -> Result<usize> {
 }
 
 async fn organisations_by_id(db: &DatabaseConnection) -> Result<HashMap<i64, Organisation>> {
-    Ok(organisation::Entity::find()
-        .all(db)
+    organisations_among(db, None).await
+}
+
+/// Organisations by id: these (`Some`) or all.
+async fn organisations_among(
+    db: &DatabaseConnection,
+    ids: Option<Vec<i64>>,
+) -> Result<HashMap<i64, Organisation>> {
+    let mut q = organisation::Entity::find();
+    if let Some(ids) = ids {
+        q = q.filter(organisation::Column::Id.is_in(ids));
+    }
+    Ok(q.all(db)
         .await
         .map_err(db_error)?
         .into_iter()
@@ -918,58 +951,124 @@ async fn organisations_by_id(db: &DatabaseConnection) -> Result<HashMap<i64, Org
         .collect())
 }
 
-/// Loads the details of a page of persons (already row-filtered) in one query per table.
+/// The parts of a person's record a query selects; [`load_persons`] reads only these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct PersonParts {
+    identity: bool,
+    profile: bool,
+    sensitive: bool,
+    placements: bool,
+    /// Derived outcomes, and the organisations they need (only when `outcome` is selected).
+    outcomes: bool,
+    /// The placements' organisations.
+    organisations: bool,
+    consents: bool,
+}
+
+impl PersonParts {
+    /// Every part.
+    pub(super) const ALL: Self = Self {
+        identity: true,
+        profile: true,
+        sensitive: true,
+        placements: true,
+        outcomes: true,
+        organisations: true,
+        consents: true,
+    };
+
+    /// The parts the selections of a `Person` ask for (fragments and aliases included).
+    pub(super) fn of(selections: &[async_graphql::Lookahead<'_>]) -> Self {
+        let any = |f: &dyn Fn(&async_graphql::Lookahead<'_>) -> bool| selections.iter().any(f);
+        Self {
+            identity: any(&|s| s.field("identity").exists()),
+            profile: any(&|s| s.field("profile").exists()),
+            sensitive: any(&|s| s.field("sensitive").exists()),
+            placements: any(&|s| s.field("placements").exists()),
+            outcomes: any(&|s| s.field("placements").field("outcome").exists()),
+            organisations: any(&|s| s.field("placements").field("organisation").exists()),
+            consents: any(&|s| s.field("consents").exists()),
+        }
+    }
+}
+
+/// Loads the details of a page of persons (already row-filtered) in one query per table,
+/// reading only the tables of the `parts` the query selects.
 async fn load_persons(
     ctx: &Context<'_>,
     caller: &Caller,
     rows: Vec<person::Model>,
+    parts: PersonParts,
 ) -> Result<Vec<Person>> {
     let db = db(ctx);
     let st = state(ctx);
     let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
-    let mut identities: HashMap<i64, person_identity::Model> = person_identity::Entity::find()
-        .filter(person_identity::Column::PersonId.is_in(ids.clone()))
-        .all(db)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(|m| (m.person_id, m))
-        .collect();
-    let mut profiles: HashMap<i64, candidate_profile::Model> = candidate_profile::Entity::find()
-        .filter(candidate_profile::Column::PersonId.is_in(ids.clone()))
-        .all(db)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(|m| (m.person_id, m))
-        .collect();
-    let mut details: HashMap<i64, sensitive_detail::Model> = sensitive_detail::Entity::find()
-        .filter(sensitive_detail::Column::PersonId.is_in(ids.clone()))
-        .all(db)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(|m| (m.person_id, m))
-        .collect();
-    let orgs = organisations_by_id(db).await?;
+    let mut identities: HashMap<i64, person_identity::Model> = if parts.identity {
+        person_identity::Entity::find()
+            .filter(person_identity::Column::PersonId.is_in(ids.clone()))
+            .all(db)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|m| (m.person_id, m))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut profiles: HashMap<i64, candidate_profile::Model> = if parts.profile {
+        candidate_profile::Entity::find()
+            .filter(candidate_profile::Column::PersonId.is_in(ids.clone()))
+            .all(db)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|m| (m.person_id, m))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut details: HashMap<i64, sensitive_detail::Model> = if parts.sensitive {
+        sensitive_detail::Entity::find()
+            .filter(sensitive_detail::Column::PersonId.is_in(ids.clone()))
+            .all(db)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|m| (m.person_id, m))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut placements: HashMap<i64, Vec<Placement>> = HashMap::new();
-    for p in placement::Entity::find()
-        .filter(placement::Column::PersonId.is_in(ids))
-        .order_by_asc(placement::Column::StartDate)
-        .all(db)
-        .await
-        .map_err(db_error)?
-    {
-        let org = orgs.get(&p.organisation_id).cloned();
-        placements.entry(p.person_id).or_default().push(Placement {
-            m: p,
-            organisation: org,
-            derived_outcome: None,
-        });
+    if parts.placements {
+        let rows = placement::Entity::find()
+            .filter(placement::Column::PersonId.is_in(ids.clone()))
+            .order_by_asc(placement::Column::StartDate)
+            .all(db)
+            .await
+            .map_err(db_error)?;
+        // Only the organisations these placements name, and only when asked for (directly or
+        // to derive outcomes).
+        let orgs = if parts.organisations || parts.outcomes {
+            let mut org_ids: Vec<i64> = rows.iter().map(|p| p.organisation_id).collect();
+            org_ids.sort_unstable();
+            org_ids.dedup();
+            organisations_among(db, Some(org_ids)).await?
+        } else {
+            HashMap::new()
+        };
+        for p in rows {
+            let org = orgs.get(&p.organisation_id).cloned();
+            placements.entry(p.person_id).or_default().push(Placement {
+                m: p,
+                organisation: org,
+                derived_outcome: None,
+            });
+        }
     }
     // Outcomes not given by a source follow from what came next (see `stats::derive_outcomes`).
     let today = chrono::Utc::now().date_naive();
-    for list in placements.values_mut() {
+    for list in placements.values_mut().filter(|_| parts.outcomes) {
         let facts: Vec<crate::stats::PlacementFact> = list
             .iter()
             .map(|p| {
@@ -988,14 +1087,16 @@ async fn load_persons(
         }
     }
     let mut consents: HashMap<i64, Vec<consent::Model>> = HashMap::new();
-    for c in consent::Entity::find()
-        .filter(consent::Column::PersonId.is_in(rows.iter().map(|p| p.id)))
-        .order_by_desc(consent::Column::GrantedAt)
-        .all(db)
-        .await
-        .map_err(db_error)?
-    {
-        consents.entry(c.person_id).or_default().push(c);
+    if parts.consents {
+        for c in consent::Entity::find()
+            .filter(consent::Column::PersonId.is_in(ids))
+            .order_by_desc(consent::Column::GrantedAt)
+            .all(db)
+            .await
+            .map_err(db_error)?
+        {
+            consents.entry(c.person_id).or_default().push(c);
+        }
     }
     // Rows reach here only through the policy's row filter.
     let access = st.policy.record_access(caller);

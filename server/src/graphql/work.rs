@@ -23,8 +23,8 @@ use sea_orm::{
 };
 
 use super::{
-    Candidate, CandidateFilter, Organisation, Person, caller, candidates_of, db, db_error, denied,
-    enter, load_persons, organisations_by_id, page_size, state,
+    Candidate, CandidateFilter, Organisation, Person, PersonParts, caller, candidates_of, db,
+    db_error, denied, enter, load_persons, organisations_by_id, page_size, state,
 };
 use crate::auth::Caller;
 use crate::matching::{self, Criterion};
@@ -197,14 +197,13 @@ impl WorkQuery {
             .field("jobAgreementEligible")
             .exists();
         let mut candidates = candidates_by_person(ctx, caller, &ids, wants_ja).await?;
-        let wants_person = ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("person")
-            .exists();
-        let mut persons = if wants_person {
-            persons_by_id(ctx, caller, &ids).await?
+        let look = ctx.look_ahead();
+        let person = [
+            look.field("edges").field("node").field("person"),
+            look.field("nodes").field("person"),
+        ];
+        let mut persons = if person.iter().any(|p| p.exists()) {
+            persons_by_id(ctx, caller, &ids, PersonParts::of(&person)).await?
         } else {
             HashMap::new()
         };
@@ -576,10 +575,11 @@ async fn candidates_by_person(
 }
 
 /// Full records of these persons for a caseworker (only those in its caseload), by person id.
-async fn persons_by_id(
+pub(super) async fn persons_by_id(
     ctx: &Context<'_>,
     caller: &Caller,
     ids: &[i64],
+    parts: PersonParts,
 ) -> Result<HashMap<i64, Person>> {
     if caller.role != model::Role::Caseworker || ids.is_empty() {
         return Ok(HashMap::new());
@@ -599,7 +599,7 @@ async fn persons_by_id(
     let person_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     Ok(person_ids
         .into_iter()
-        .zip(load_persons(ctx, caller, rows).await?)
+        .zip(load_persons(ctx, caller, rows, parts).await?)
         .collect())
 }
 
@@ -990,7 +990,7 @@ async fn introductions_of(
     let person_ids: Vec<i64> = rows.iter().map(|r| r.person_id).collect();
     let candidates = candidates_by_person(ctx, caller, &person_ids, false).await?;
     let persons = if wants_person {
-        persons_by_id(ctx, caller, &person_ids).await?
+        persons_by_id(ctx, caller, &person_ids, PersonParts::ALL).await?
     } else {
         HashMap::new()
     };
