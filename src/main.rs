@@ -278,7 +278,7 @@ async fn main() -> Result<()> {
             }
             let loaded = config::load(cli.config.as_deref())?;
             let keys = keys::load(&loaded)?;
-            let db = connect(&loaded.settings.database.url).await?;
+            let db = connect(&loaded.settings.database).await?;
             Migrator::up(&db, None)
                 .await
                 .context("cannot apply migrations")?;
