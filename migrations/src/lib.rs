@@ -9,6 +9,7 @@ mod builders;
 mod m20261122_000001_initial;
 mod m20261125_000002_imports;
 mod m20261127_000003_work;
+mod m20261128_000004_row_filters;
 
 /// The ordered list of werkbrug's migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261125_000002_imports::Migration),
             Box::new(m20261127_000003_work::Migration),
+            Box::new(m20261128_000004_row_filters::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use model::Role;
 use model::entity::{consent, introduction, placement, source, source_record, vacancy};
 use model::privacy::{self, PrivacyClass};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement, UnionType};
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
 use crate::auth::{Caller, SCOPE_SPECIAL_READ};
@@ -298,7 +298,7 @@ impl Policy {
     /// the consent's person index), so a page costs its own rows, not every consent.
     pub fn visible(&self, caller: &Caller, person_id: Expr) -> Option<Expr> {
         match caller.role {
-            Caseworker => Some(person_id.in_subquery(caseload(caller.organisation_id))),
+            Caseworker => Some(in_caseload(caller.organisation_id, person_id)),
             Partner => Some(consent_exists(
                 Some(caller.organisation_id),
                 None,
@@ -328,11 +328,10 @@ impl Policy {
                     introduction::Column::RequestedByOrganisationId.eq(caller.organisation_id),
                 ))
             }
-            Caseworker => {
-                Some(Condition::all().add(
-                    introduction::Column::PersonId.in_subquery(caseload(caller.organisation_id)),
-                ))
-            }
+            Caseworker => Some(Condition::all().add(in_caseload(
+                caller.organisation_id,
+                Expr::col((introduction::Entity, introduction::Column::PersonId)),
+            ))),
             Network | Dashboard | Steward => None,
         }
     }
@@ -556,35 +555,38 @@ fn rule(role: Role, class: PrivacyClass) -> Option<Rule> {
         .map(|(_, _, rule)| *rule)
 }
 
-/// Persons the organisation holds a source record or an active placement for.
-fn caseload(organisation_id: i64) -> SelectStatement {
+/// Whether the organisation holds a source record or an active placement for the outer query's
+/// `person_id`, as two correlated `EXISTS` (each an index probe per row, where an `IN (… UNION
+/// …)` would build the whole caseload on every request). The inner tables are aliased: an outer
+/// query on `placement` itself (the transitions list) must not match its own row.
+fn in_caseload(organisation_id: i64, person_id: Expr) -> Expr {
+    let (sr, src, pl) = ("caseload_record", "caseload_source", "caseload_placement");
+    let by_record = Query::select()
+        .expr(Expr::val(1))
+        .from_as(source_record::Entity, sr)
+        .join_as(
+            JoinType::InnerJoin,
+            source::Entity,
+            src,
+            Expr::col((src, source::Column::Id)).equals((sr, source_record::Column::SourceId)),
+        )
+        .and_where(Expr::col((src, source::Column::OrganisationId)).eq(organisation_id))
+        .and_where(Expr::col((sr, source_record::Column::PersonId)).eq(person_id.clone()))
+        .to_owned();
     let by_placement = Query::select()
-        .column(placement::Column::PersonId)
-        .from(placement::Entity)
+        .expr(Expr::val(1))
+        .from_as(placement::Entity, pl)
+        .and_where(Expr::col((pl, placement::Column::PersonId)).eq(person_id))
+        .and_where(Expr::col((pl, placement::Column::ActualEndDate)).is_null())
         .cond_where(
-            Condition::all()
-                .add(placement::Column::ActualEndDate.is_null())
+            Condition::any()
+                .add(Expr::col((pl, placement::Column::OrganisationId)).eq(organisation_id))
                 .add(
-                    Condition::any()
-                        .add(placement::Column::OrganisationId.eq(organisation_id))
-                        .add(placement::Column::ProviderOrganisationId.eq(organisation_id)),
+                    Expr::col((pl, placement::Column::ProviderOrganisationId)).eq(organisation_id),
                 ),
         )
         .to_owned();
-    Query::select()
-        .column((source_record::Entity, source_record::Column::PersonId))
-        .from(source_record::Entity)
-        .inner_join(
-            source::Entity,
-            Expr::col((source::Entity, source::Column::Id))
-                .equals((source_record::Entity, source_record::Column::SourceId)),
-        )
-        .and_where(Expr::col((source::Entity, source::Column::OrganisationId)).eq(organisation_id))
-        .and_where(
-            Expr::col((source_record::Entity, source_record::Column::PersonId)).is_not_null(),
-        )
-        .union(UnionType::Distinct, by_placement)
-        .to_owned()
+    Expr::exists(by_record).or(Expr::exists(by_placement))
 }
 
 /// Whether an active consent (see [`consented_with`]) exists for the outer query's `person_id`.

@@ -992,6 +992,28 @@ impl PersonParts {
     }
 }
 
+/// The rows of a one-per-person table (identity, profile, sensitive detail) for these persons, by
+/// person id; no query and an empty map when the part is not `wanted`.
+async fn one_per_person<E: EntityTrait>(
+    db: &DatabaseConnection,
+    wanted: bool,
+    person_column: E::Column,
+    ids: &[i64],
+    person_of: impl Fn(&E::Model) -> i64,
+) -> Result<HashMap<i64, E::Model>> {
+    if !wanted {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find()
+        .filter(person_column.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|m| (person_of(&m), m))
+        .collect())
+}
+
 /// Loads the details of a page of persons (already row-filtered) in one query per table,
 /// reading only the tables of the `parts` the query selects.
 async fn load_persons(
@@ -1003,42 +1025,30 @@ async fn load_persons(
     let db = db(ctx);
     let st = state(ctx);
     let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
-    let mut identities: HashMap<i64, person_identity::Model> = if parts.identity {
-        person_identity::Entity::find()
-            .filter(person_identity::Column::PersonId.is_in(ids.clone()))
-            .all(db)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(|m| (m.person_id, m))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let mut profiles: HashMap<i64, candidate_profile::Model> = if parts.profile {
-        candidate_profile::Entity::find()
-            .filter(candidate_profile::Column::PersonId.is_in(ids.clone()))
-            .all(db)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(|m| (m.person_id, m))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let mut details: HashMap<i64, sensitive_detail::Model> = if parts.sensitive {
-        sensitive_detail::Entity::find()
-            .filter(sensitive_detail::Column::PersonId.is_in(ids.clone()))
-            .all(db)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(|m| (m.person_id, m))
-            .collect()
-    } else {
-        HashMap::new()
-    };
+    let mut identities = one_per_person::<person_identity::Entity>(
+        db,
+        parts.identity,
+        person_identity::Column::PersonId,
+        &ids,
+        |m| m.person_id,
+    )
+    .await?;
+    let mut profiles = one_per_person::<candidate_profile::Entity>(
+        db,
+        parts.profile,
+        candidate_profile::Column::PersonId,
+        &ids,
+        |m| m.person_id,
+    )
+    .await?;
+    let mut details = one_per_person::<sensitive_detail::Entity>(
+        db,
+        parts.sensitive,
+        sensitive_detail::Column::PersonId,
+        &ids,
+        |m| m.person_id,
+    )
+    .await?;
     let mut placements: HashMap<i64, Vec<Placement>> = HashMap::new();
     if parts.placements {
         let rows = placement::Entity::find()
