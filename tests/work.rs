@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{Duration, NaiveDate, Utc};
 use common::{TestEnv, consented, org_id, post, send};
-use importers::sample::{MUNICIPALITY, NETWORK, PARTNERS};
+use importers::sample::{MUNICIPALITY, NETWORK, NOORDERLICHT, PANTAR, PARTNERS};
 use model::Role;
 use model::entity::{candidate_profile, placement, source, source_record, vacancy};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -105,24 +105,18 @@ fn expected_transitions(
     out
 }
 
-#[tokio::test]
-async fn transitions_honour_the_window_and_the_follow_up_rule() {
-    let env = TestEnv::with_sample().await;
-    let app = server::app(env.state());
-    let caseworker = env.token(Role::Caseworker, MUNICIPALITY, &[]).await;
-    let today = Utc::now().date_naive();
-
-    // The caseload, by hand: persons the municipality holds a source record or placement for.
-    let municipality = org_id(&env, MUNICIPALITY).await;
+/// The organisation's caseload by hand: persons it holds a source record for, or an active
+/// placement at or through it.
+async fn caseload_by_hand(env: &TestEnv, all: &[placement::Model], code: &str) -> BTreeSet<i64> {
+    let org = org_id(env, code).await;
     let sources: Vec<i64> = source::Entity::find()
-        .filter(source::Column::OrganisationId.eq(municipality))
+        .filter(source::Column::OrganisationId.eq(org))
         .all(&env.db)
         .await
         .unwrap()
         .iter()
         .map(|s| s.id)
         .collect();
-    let all = placement::Entity::find().all(&env.db).await.unwrap();
     let mut caseload: BTreeSet<i64> = source_record::Entity::find()
         .filter(source_record::Column::SourceId.is_in(sources))
         .all(&env.db)
@@ -135,11 +129,21 @@ async fn transitions_honour_the_window_and_the_follow_up_rule() {
         all.iter()
             .filter(|p| {
                 p.actual_end_date.is_none()
-                    && (p.organisation_id == municipality
-                        || p.provider_organisation_id == Some(municipality))
+                    && (p.organisation_id == org || p.provider_organisation_id == Some(org))
             })
             .map(|p| p.person_id),
     );
+    caseload
+}
+
+#[tokio::test]
+async fn transitions_honour_the_window_and_the_follow_up_rule() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let caseworker = env.token(Role::Caseworker, MUNICIPALITY, &[]).await;
+    let today = Utc::now().date_naive();
+
+    let all = placement::Entity::find().all(&env.db).await.unwrap();
     let profiles: BTreeSet<i64> = candidate_profile::Entity::find()
         .all(&env.db)
         .await
@@ -148,31 +152,47 @@ async fn transitions_honour_the_window_and_the_follow_up_rule() {
         .map(|p| p.person_id)
         .collect();
 
-    for (within, horizon) in [
-        (
-            "P6M",
-            today.checked_add_months(chrono::Months::new(6)).unwrap(),
-        ),
-        ("P30D", today + Duration::days(30)),
-    ] {
-        let expected: HashMap<i64, NaiveDate> = expected_transitions(&all, today, horizon)
-            .into_iter()
-            .filter(|(p, _)| caseload.contains(p) && profiles.contains(p))
-            .collect();
-        let got = all_transitions(&app, &caseworker, within, "endsOn").await;
-        let got: HashMap<i64, NaiveDate> = got
-            .iter()
-            .map(|n| {
-                let id = env
-                    .protector
-                    .open_id(MUNICIPALITY, n["candidate"]["id"].as_str().unwrap())
-                    .unwrap();
-                (id, n["endsOn"].as_str().unwrap().parse().unwrap())
-            })
-            .collect();
-        assert_eq!(got, expected, "transitions within {within}");
-        if within == "P6M" {
-            assert!(got.len() >= 3, "the sample has contracts ending: {got:?}");
+    // Each organisation's caseworkers see exactly their own caseload's transitions: the
+    // municipality (source records) and the social firms (source records and placements held
+    // through them), so a row filter that matched the outer placement with itself would show.
+    for code in [MUNICIPALITY, PANTAR, NOORDERLICHT] {
+        let caseload = caseload_by_hand(&env, &all, code).await;
+        let token = env.token(Role::Caseworker, code, &[]).await;
+        for (within, horizon) in [
+            (
+                "P6M",
+                today.checked_add_months(chrono::Months::new(6)).unwrap(),
+            ),
+            ("P30D", today + Duration::days(30)),
+        ] {
+            let everyone = expected_transitions(&all, today, horizon);
+            let expected: HashMap<i64, NaiveDate> = everyone
+                .iter()
+                .filter(|(p, _)| caseload.contains(p) && profiles.contains(p))
+                .map(|(p, d)| (*p, *d))
+                .collect();
+            let got = all_transitions(&app, &token, within, "endsOn").await;
+            let got: HashMap<i64, NaiveDate> = got
+                .iter()
+                .map(|n| {
+                    let id = env
+                        .protector
+                        .open_id(code, n["candidate"]["id"].as_str().unwrap())
+                        .unwrap();
+                    (id, n["endsOn"].as_str().unwrap().parse().unwrap())
+                })
+                .collect();
+            assert_eq!(got, expected, "{code}: transitions within {within}");
+            if within == "P6M" {
+                assert!(
+                    got.len() >= 3,
+                    "{code}: the sample has contracts ending: {got:?}"
+                );
+                assert!(
+                    everyone.len() > got.len(),
+                    "{code}: the sample has transitions outside this caseload"
+                );
+            }
         }
     }
 
@@ -807,16 +827,6 @@ async fn introductions_move_through_their_states_with_the_right_people_seeing_th
 /// Whether the organisation holds the person's file: a source record, or an active placement
 /// at or through it.
 async fn in_caseload(env: &TestEnv, person: i64, code: &str) -> bool {
-    let org = org_id(env, code).await;
-    holders(env, person).await.iter().any(|c| c == code)
-        || placement::Entity::find()
-            .filter(placement::Column::PersonId.eq(person))
-            .all(&env.db)
-            .await
-            .unwrap()
-            .iter()
-            .any(|p| {
-                p.actual_end_date.is_none()
-                    && (p.organisation_id == org || p.provider_organisation_id == Some(org))
-            })
+    let all = placement::Entity::find().all(&env.db).await.unwrap();
+    caseload_by_hand(env, &all, code).await.contains(&person)
 }

@@ -79,8 +79,9 @@ pub struct RequestContext {
     pub operation_name: Option<String>,
     /// The processing purpose the request named (`X-Purpose`), when it named one.
     pub purpose: Option<String>,
-    /// The trace id: from a W3C `traceparent` header, or generated for the request.
-    pub trace_id: String,
+    /// The trace id of a W3C `traceparent` header; when the request had none, the events get
+    /// one generated as they are written (most requests write none).
+    pub trace_id: Option<String>,
 }
 
 /// Writes the collected reads as audit events in one transaction, chaining their hashes.
@@ -110,6 +111,10 @@ pub async fn flush(
         .map_or_else(|| GENESIS_HASH.to_owned(), |e| e.hash);
     let now = Utc::now().trunc_subsecs(6);
     let count = reads.len();
+    let trace_id = request
+        .trace_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let purpose = request
         .purpose
         .as_deref()
@@ -127,7 +132,7 @@ pub async fn flush(
             purpose,
             request.operation_name.as_deref(),
             &request.request_id,
-            Some(&request.trace_id),
+            Some(&trace_id),
         );
         audit_event::ActiveModel {
             occurred_at: Set(now),
@@ -139,7 +144,7 @@ pub async fn flush(
             purpose: Set(purpose.to_owned()),
             operation_name: Set(request.operation_name.clone()),
             request_id: Set(request.request_id.clone()),
-            trace_id: Set(Some(request.trace_id.clone())),
+            trace_id: Set(Some(trace_id.clone())),
             prev_hash: Set(prev.clone()),
             hash: Set(hash.clone()),
             created_at: Set(now),

@@ -572,8 +572,7 @@ async fn run(
             ));
         }
     };
-    let trace_id = audit::trace_id_from(headers.get("traceparent").and_then(|v| v.to_str().ok()))
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let trace_id = audit::trace_id_from(headers.get("traceparent").and_then(|v| v.to_str().ok()));
     operation.clone_from(&operation_name);
     let context = RequestContext {
         request_id: request_id(&headers),

@@ -25,7 +25,7 @@ use crate::AppState;
 use crate::audit::AuditCollector;
 use crate::auth::Caller;
 use crate::matching::json_list_contains;
-use crate::policy::{Denied, RecordAccess, SCOPE_JOB_AGREEMENT};
+use crate::policy::{ClassSet, Denied, RecordAccess, SCOPE_JOB_AGREEMENT};
 
 /// The root query: persons and candidates, sources and runs, work-to-work matching and figures.
 #[derive(MergedObject, Default)]
@@ -534,15 +534,18 @@ async fn candidates_of(
     };
     // Persons whose consent covering the caller names job-agreement eligibility (partners and
     // the network); for other roles the class rule decides.
-    let named: std::collections::HashSet<i64> = match st.policy.consent_scope(
-        caller,
-        SCOPE_JOB_AGREEMENT,
-        Expr::col((
-            candidate_profile::Entity,
-            candidate_profile::Column::PersonId,
-        )),
-    ) {
-        Some(cond) if !ids.is_empty() => candidate_profile::Entity::find()
+    let scope = || {
+        st.policy.consent_scope(
+            caller,
+            SCOPE_JOB_AGREEMENT,
+            Expr::col((
+                candidate_profile::Entity,
+                candidate_profile::Column::PersonId,
+            )),
+        )
+    };
+    let named: std::collections::HashSet<i64> = match (!ids.is_empty()).then(scope).flatten() {
+        Some(cond) => candidate_profile::Entity::find()
             .select_only()
             .column(candidate_profile::Column::PersonId)
             .filter(candidate_profile::Column::PersonId.is_in(ids.clone()))
@@ -553,7 +556,7 @@ async fn candidates_of(
             .map_err(db_error)?
             .into_iter()
             .collect(),
-        _ => Default::default(),
+        None => Default::default(),
     };
     let registers: HashMap<i64, Option<String>> = if ids.is_empty() {
         HashMap::new()
@@ -575,11 +578,7 @@ async fn candidates_of(
         .map(|m| {
             let mut access = st.policy.record_access(caller);
             access.job_agreement = named.contains(&m.person_id);
-            let scope = RecordScope {
-                person_id: m.person_id,
-                bsn_pseudonym: None,
-                access,
-            };
+            let scope = RecordScope::new(ctx, caller, m.person_id, None, access);
             let registered = registers
                 .get(&m.person_id)
                 .map(|r| r.as_deref() == Some("registered"))
@@ -1113,11 +1112,7 @@ async fn load_persons(
     Ok(rows
         .into_iter()
         .map(|p| {
-            let scope = RecordScope {
-                person_id: p.id,
-                bsn_pseudonym: p.bsn_pseudonym.clone(),
-                access,
-            };
+            let scope = RecordScope::new(ctx, caller, p.id, p.bsn_pseudonym.clone(), access);
             Person {
                 identity: identities.remove(&p.id).map(|m| PersonIdentity {
                     m,
@@ -1157,9 +1152,27 @@ pub struct RecordScope {
     bsn_pseudonym: Option<String>,
     /// How the record relates to the caller.
     access: RecordAccess,
+    /// The classes the policy lets the caller read on this record without further checks.
+    plain: ClassSet,
 }
 
 impl RecordScope {
+    /// The scope of a person's record with `access`, its plain reads decided once.
+    fn new(
+        ctx: &Context<'_>,
+        caller: &Caller,
+        person_id: i64,
+        bsn_pseudonym: Option<String>,
+        access: RecordAccess,
+    ) -> Self {
+        Self {
+            person_id,
+            bsn_pseudonym,
+            access,
+            plain: state(ctx).policy.plain_reads(caller, access),
+        }
+    }
+
     /// Asks the policy whether `table.column` may be read, and audits personal/special reads.
     fn check(
         &self,
@@ -1178,6 +1191,9 @@ impl RecordScope {
         key: &crate::policy::FieldKey,
         field: impl std::fmt::Display,
     ) -> Result<()> {
+        if key.class().is_some_and(|c| self.plain.contains(c)) {
+            return Ok(());
+        }
         let caller = caller(ctx).ok_or_else(|| denied(Denied::Unauthenticated))?;
         let class = state(ctx)
             .policy
@@ -1795,11 +1811,8 @@ async fn caseload_consent(ctx: &Context<'_>, caller: &Caller, id: &ID) -> Result
 }
 
 fn consent_object(ctx: &Context<'_>, caller: &Caller, m: consent::Model) -> Consent {
-    let scope = RecordScope {
-        person_id: m.person_id,
-        bsn_pseudonym: None,
-        access: state(ctx).policy.record_access(caller),
-    };
+    let access = state(ctx).policy.record_access(caller);
+    let scope = RecordScope::new(ctx, caller, m.person_id, None, access);
     Consent { m, scope }
 }
 
