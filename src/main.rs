@@ -4,6 +4,10 @@ mod config;
 mod import;
 mod keys;
 
+/// The allocator of the whole binary, server and importers alike (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,9 +1,13 @@
 //! Indexes for the per-row privacy filters: a partner's or the network's consent test and a
 //! caseworker's caseload test are each an index probe per candidate row, answered from the index
-//! alone.
+//! alone. On PostgreSQL, statistics on the JSON lists' text, which the candidate search matches
+//! with `LIKE`: without them the planner takes any such filter to leave one row, sorts every row of
+//! a district to find the first page, and never walks the person order and stops at the page's
+//! end (15 ms against 1.3 ms per search with 100,000 candidates).
 
 use crate::builders::*;
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
 
 /// Adds covering indexes for the consent and caseload row filters.
 pub struct Migration;
@@ -41,6 +45,13 @@ const INDEXES: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// PostgreSQL expression statistics on the candidate search's `CAST(list AS TEXT)` (name, column).
+const LIST_STATISTICS: &[(&str, &str)] = &[
+    ("st_candidate_profile_skills_text", "skills"),
+    ("st_candidate_profile_work_types_text", "work_types"),
+    ("st_candidate_profile_languages_text", "languages"),
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -48,10 +59,28 @@ impl MigrationTrait for Migration {
             let mut index = index(table, cols, false);
             manager.create_index(index.name(*name).to_owned()).await?;
         }
+        if manager.get_database_backend() == DatabaseBackend::Postgres {
+            let db = manager.get_connection();
+            for (name, column) in LIST_STATISTICS {
+                db.execute_unprepared(&format!(
+                    "CREATE STATISTICS {name} ON (CAST({column} AS TEXT)) FROM candidate_profile"
+                ))
+                .await?;
+            }
+            db.execute_unprepared("ANALYZE candidate_profile").await?;
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DatabaseBackend::Postgres {
+            for (name, _) in LIST_STATISTICS.iter().rev() {
+                manager
+                    .get_connection()
+                    .execute_unprepared(&format!("DROP STATISTICS IF EXISTS {name}"))
+                    .await?;
+            }
+        }
         for (name, table, _) in INDEXES.iter().rev() {
             manager
                 .drop_index(

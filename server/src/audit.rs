@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use chrono::{SubsecRound, Utc};
 use model::entity::audit_event;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    QueryOrder, Set, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryOrder, Set, Statement,
+    TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
@@ -119,6 +119,7 @@ pub async fn flush(
         .purpose
         .as_deref()
         .unwrap_or(PURPOSE_CASE_MANAGEMENT);
+    let mut events = Vec::with_capacity(count);
     for (pseudonym, fields) in reads {
         let fields = serde_json::json!(fields);
         let hash = event_hash(
@@ -134,7 +135,7 @@ pub async fn flush(
             &request.request_id,
             Some(&trace_id),
         );
-        audit_event::ActiveModel {
+        events.push(audit_event::ActiveModel {
             occurred_at: Set(now),
             subject: Set(caller.subject.clone()),
             role: Set(caller.role.as_str().to_owned()),
@@ -150,10 +151,16 @@ pub async fn flush(
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        });
         prev = hash;
+    }
+    // A page of persons is one event each: written in a few statements, not one per event, so
+    // the chain's lock is held briefly.
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        audit_event::Entity::insert_many(events.by_ref().take(200))
+            .exec_without_returning(&txn)
+            .await?;
     }
     txn.commit().await?;
     Ok(count)

@@ -8,7 +8,7 @@ use chrono::Utc;
 use model::Role;
 use model::entity::{consent, introduction, placement, source, source_record, vacancy};
 use model::privacy::{self, PrivacyClass};
-use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query, SelectStatement, UnionType};
 use sea_orm::{ColumnTrait, Condition};
 
 use crate::auth::{Caller, SCOPE_SPECIAL_READ};
@@ -592,12 +592,14 @@ fn rule(role: Role, class: PrivacyClass) -> Option<Rule> {
 }
 
 /// Whether the organisation holds a source record or an active placement for the outer query's
-/// `person_id`, as two correlated `EXISTS` (each an index probe per row, where an `IN (… UNION
-/// …)` would build the whole caseload on every request). The inner tables are aliased: an outer
-/// query on `placement` itself (the transitions list) must not match its own row.
+/// `person_id`: one correlated `EXISTS` over a `UNION ALL` of the two, so each row costs an index
+/// probe or two. (An `IN (… UNION …)` built the whole caseload on every request; two `EXISTS`
+/// joined by `OR` let PostgreSQL hash each whole subquery instead — 64 ms against 0.8 ms for a
+/// page with 100,000 persons in the caseload.) The inner tables are aliased: an outer query on
+/// `placement` itself (the transitions list) must not match its own row.
 fn in_caseload(organisation_id: i64, person_id: Expr) -> Expr {
     let (sr, src, pl) = ("caseload_record", "caseload_source", "caseload_placement");
-    let by_record = Query::select()
+    let mut by_record = Query::select()
         .expr(Expr::val(1))
         .from_as(source_record::Entity, sr)
         .join_as(
@@ -622,7 +624,7 @@ fn in_caseload(organisation_id: i64, person_id: Expr) -> Expr {
                 ),
         )
         .to_owned();
-    Expr::exists(by_record).or(Expr::exists(by_placement))
+    Expr::exists(by_record.union(UnionType::All, by_placement).to_owned())
 }
 
 /// Whether an active consent (see [`consented_with`]) exists for the outer query's `person_id`.
