@@ -16,7 +16,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, IntoActiveModel, NotSet, QueryFilter, QuerySelect, QueryTrait, Set,
-    TransactionTrait,
 };
 
 use crate::config::{ImportConfig, SourceConfig, resolve_location};
@@ -427,7 +426,7 @@ impl Importer {
         // Reading, mapping and hashing run on a thread of their own, a few hundred rows ahead
         // of the writing here: with two cores, one maps while the other writes.
         let mut mapped = spawn_mapping(stream, preset, cfg.columns.clone(), self.protector.clone());
-        let txn = self.db.begin().await?;
+        let txn = model::db::begin_write(&self.db).await?;
         if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             // The run's lookups are prepared statements against tables that grow inside this
             // transaction; a generic plan made while they were small stays a sequential scan

@@ -43,7 +43,22 @@ const INDEXES: &[(&str, &str, &[&str])] = &[
         "source_record",
         &["person_id", "source_id"],
     ),
+    // A search within one district, in person order: the first page is the index's first
+    // matching entries, no sort of the whole district (SQLite: 75 → 4,000 searches/s with
+    // 100,000 candidates). Replaces the index on the district alone.
+    (
+        "ix_candidate_profile_district_person",
+        "candidate_profile",
+        &["district", "person_id"],
+    ),
 ];
+
+/// The index the district-and-person index replaces.
+const REPLACED: (&str, &str, &[&str]) = (
+    "ix_candidate_profile_district",
+    "candidate_profile",
+    &["district"],
+);
 
 /// PostgreSQL expression statistics on the candidate search's `CAST(list AS TEXT)` (name, column).
 const LIST_STATISTICS: &[(&str, &str)] = &[
@@ -59,6 +74,10 @@ impl MigrationTrait for Migration {
             let mut index = index(table, cols, false);
             manager.create_index(index.name(*name).to_owned()).await?;
         }
+        let (name, table, _) = REPLACED;
+        manager
+            .drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
+            .await?;
         if manager.get_database_backend() == DatabaseBackend::Postgres {
             let db = manager.get_connection();
             for (name, column) in LIST_STATISTICS {
@@ -91,6 +110,10 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        let (name, table, cols) = REPLACED;
+        manager
+            .create_index(index(table, cols, false).name(name).to_owned())
+            .await?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod bsn;
 pub mod crypto;
+pub mod db;
 pub mod domain;
 pub mod entity;
 pub mod privacy;

@@ -8,7 +8,6 @@ use chrono::{SubsecRound, Utc};
 use model::entity::audit_event;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryOrder, Set, Statement,
-    TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
@@ -95,7 +94,7 @@ pub async fn flush(
     if reads.is_empty() {
         return Ok(0);
     }
-    let txn = db.begin().await?;
+    let txn = model::db::begin_write(db).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         // Serialise writers across instances so the chain has one tail.
         txn.execute_raw(Statement::from_string(

@@ -19,7 +19,7 @@ use model::entity::{
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 use super::{
@@ -1232,7 +1232,7 @@ impl WorkMutation {
             )));
         }
         let now = Utc::now();
-        let txn = db(ctx).begin().await.map_err(db_error)?;
+        let txn = model::db::begin_write(db(ctx)).await.map_err(db_error)?;
         let m = introduction::ActiveModel {
             vacancy_id: Set(v.id),
             person_id: Set(person_id),
@@ -1321,7 +1321,7 @@ async fn decide(
         .policy
         .introductions(caller)
         .ok_or_else(missing)?;
-    let txn = db(ctx).begin().await.map_err(db_error)?;
+    let txn = model::db::begin_write(db(ctx)).await.map_err(db_error)?;
     let m = introduction::Entity::find_by_id(intro_id)
         .filter(rows)
         .one(&txn)
