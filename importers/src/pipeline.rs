@@ -25,6 +25,10 @@ use crate::source::{Cell, HeaderHint, HttpInput, ReadEvent, ReadInput, reader_fo
 use crate::value;
 use crate::write::{Insert, Writer, json, keep_known, plain};
 
+/// The tables an import writes and looks rows up in, for `ANALYZE` during a long run.
+const ANALYZE_WRITTEN_TABLES: &str = "ANALYZE person, person_identity, candidate_profile, \
+     sensitive_detail, source_record, placement, consent, organisation";
+
 /// How a run was started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
@@ -437,6 +441,13 @@ impl Importer {
         let mut batch = Batch::new(self, cfg, src, preset, run_id, &txn).await?;
         let mut files = vec![];
         let mut stop = self.stop.subscribe();
+        // PostgreSQL plans each lookup with the statistics it has, and autovacuum never sees this
+        // transaction's rows: a first import into empty tables keeps estimating a few rows per
+        // source and fetches the source's every record per batch (the run turns quadratic:
+        // 7,900 rows/s at 100,000 rows, 3,100 at 1,000,000). ANALYZE counts the transaction's
+        // own rows, so it runs whenever the rows read have doubled.
+        let postgres = txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+        let mut analyze_at: i64 = 20_000;
         loop {
             let chunk = tokio::select! {
                 biased;
@@ -468,6 +479,10 @@ impl Importer {
                         // Bounded so one statement stays within SQLite's limit of bound values.
                         if batch.len() >= self.config.batch_size.clamp(1, 1000) {
                             batch.flush().await?;
+                            if postgres && batch.counts.read >= analyze_at {
+                                txn.execute_unprepared(ANALYZE_WRITTEN_TABLES).await?;
+                                analyze_at *= 2;
+                            }
                             if let Some(p) = &options.progress {
                                 p(&batch.counts);
                             }
