@@ -573,12 +573,16 @@ async fn candidates_of(
             .into_iter()
             .collect()
     };
+    let base = st.policy.record_access(caller);
+    let plain = st.policy.plain_reads(caller, base);
     Ok(rows
         .into_iter()
         .map(|m| {
-            let mut access = st.policy.record_access(caller);
-            access.job_agreement = named.contains(&m.person_id);
-            let scope = RecordScope::new(ctx, caller, m.person_id, None, access);
+            let access = RecordAccess {
+                job_agreement: named.contains(&m.person_id),
+                ..base
+            };
+            let scope = RecordScope::new(m.person_id, None, access, plain);
             let registered = registers
                 .get(&m.person_id)
                 .map(|r| r.as_deref() == Some("registered"))
@@ -1109,10 +1113,11 @@ async fn load_persons(
     }
     // Rows reach here only through the policy's row filter.
     let access = st.policy.record_access(caller);
+    let plain = st.policy.plain_reads(caller, access);
     Ok(rows
         .into_iter()
         .map(|p| {
-            let scope = RecordScope::new(ctx, caller, p.id, p.bsn_pseudonym.clone(), access);
+            let scope = RecordScope::new(p.id, p.bsn_pseudonym.clone(), access, plain);
             Person {
                 identity: identities.remove(&p.id).map(|m| PersonIdentity {
                     m,
@@ -1157,19 +1162,22 @@ pub struct RecordScope {
 }
 
 impl RecordScope {
-    /// The scope of a person's record with `access`, its plain reads decided once.
+    /// The scope of a person's record with `access`; `plain` is [`Policy::plain_reads`] for the
+    /// caller and that access, decided once for a page of records (job-agreement consent only
+    /// adds consent-named fields, which never count as plain).
+    ///
+    /// [`Policy::plain_reads`]: crate::policy::Policy::plain_reads
     fn new(
-        ctx: &Context<'_>,
-        caller: &Caller,
         person_id: i64,
         bsn_pseudonym: Option<String>,
         access: RecordAccess,
+        plain: ClassSet,
     ) -> Self {
         Self {
             person_id,
             bsn_pseudonym,
             access,
-            plain: state(ctx).policy.plain_reads(caller, access),
+            plain,
         }
     }
 
@@ -1811,8 +1819,14 @@ async fn caseload_consent(ctx: &Context<'_>, caller: &Caller, id: &ID) -> Result
 }
 
 fn consent_object(ctx: &Context<'_>, caller: &Caller, m: consent::Model) -> Consent {
-    let access = state(ctx).policy.record_access(caller);
-    let scope = RecordScope::new(ctx, caller, m.person_id, None, access);
+    let policy = &state(ctx).policy;
+    let access = policy.record_access(caller);
+    let scope = RecordScope::new(
+        m.person_id,
+        None,
+        access,
+        policy.plain_reads(caller, access),
+    );
     Consent { m, scope }
 }
 
