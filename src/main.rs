@@ -108,6 +108,9 @@ enum Command {
         /// Only write the export (DIR/gemeente-deelnemers.xlsx); touch no database.
         #[arg(long, requires = "dir")]
         export_only: bool,
+        /// With --export-only: write the export as CSV (DIR/gemeente-deelnemers.csv).
+        #[arg(long, requires = "export_only")]
+        csv: bool,
     },
 }
 
@@ -269,10 +272,11 @@ async fn main() -> Result<()> {
             seed,
             dir,
             export_only,
+            csv,
         } => {
             if let (true, Some(dir)) = (export_only, &dir) {
                 let started = std::time::Instant::now();
-                let file = importers::sample::write_generated_export(persons, seed, dir)?;
+                let file = importers::sample::write_generated_export(persons, seed, dir, csv)?;
                 println!(
                     "wrote {} in {:.1}s",
                     file.display(),

@@ -366,19 +366,27 @@ async fn insert_organisations(
 }
 
 /// Writes `persons` generated municipality rows ([`municipality_rows`], seeded by `seed`) as
-/// the municipality's XLSX export into `dir`; returns the file's path.
+/// the municipality's export into `dir`, as XLSX (`gemeente-deelnemers.xlsx`) or, with `csv`,
+/// as CSV (`gemeente-deelnemers.csv`); returns the file's path.
 pub fn write_generated_export(
     persons: usize,
     seed: u64,
     dir: &Path,
+    csv: bool,
 ) -> Result<std::path::PathBuf, SampleError> {
     let failed = |e: String| SampleError::Files(dir.display().to_string(), e);
     std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
-    let file = dir.join(MUNICIPALITY_FILE);
     let rows = municipality_rows(persons, seed);
-    write_xlsx(&file, "Deelnemers", &MUNICIPALITY_HEADERS, &rows)
-        .map_err(|e| failed(e.to_string()))?;
-    Ok(file)
+    let file = dir.join(MUNICIPALITY_FILE);
+    if csv {
+        let file = file.with_extension("csv");
+        write_csv(&file, &MUNICIPALITY_HEADERS, &rows).map_err(|e| failed(e.to_string()))?;
+        Ok(file)
+    } else {
+        write_xlsx(&file, "Deelnemers", &MUNICIPALITY_HEADERS, &rows)
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(file)
+    }
 }
 
 /// Loads `persons` generated municipality rows into a migrated, empty database, for benchmarks
@@ -397,7 +405,7 @@ pub async fn load_generated(
     use sea_orm::QuerySelect;
     let now = Utc::now();
     insert_organisations(db, now).await?;
-    let file = write_generated_export(persons, seed, dir)?;
+    let file = write_generated_export(persons, seed, dir, false)?;
     let (_, name, kind, format, schedule) = SOURCES[0];
     let importer = Importer::new(
         db.clone(),
