@@ -87,15 +87,49 @@ fn item(bsn: &str, indicatie: &str, changed: &str) -> Value {
 }
 
 fn import(env: &TestEnv, token: &str) -> std::process::Output {
+    import_with(env, &[("UWV_TOKEN", token)])
+}
+
+fn import_with(env: &TestEnv, vars: &[(&str, &str)]) -> std::process::Output {
     Command::new(BIN)
         .current_dir(env.dir.path())
         .env_remove("WERKBRUG_CONFIG")
         .envs(env.binary_env())
-        .env("UWV_TOKEN", token)
+        .envs(vars.iter().copied())
         .env("WERKBRUG_IMPORT__HTTP_INITIAL_BACKOFF_MS", "20")
         .args(["import", "uwv"])
         .output()
         .unwrap()
+}
+
+/// `Basic` credentials of the OAuth2 client the token endpoint knows: `werkbrug-uwv` with the
+/// secret `s3cret-QRS-4321`.
+const CLIENT_BASIC: &str = "Basic d2Vya2JydWctdXd2OnMzY3JldC1RUlMtNDMyMQ==";
+
+/// An OAuth2 token endpoint (client-credentials grant, client authenticated with HTTP Basic);
+/// counts the requests it answered with a token.
+async fn token(
+    State(issued): State<Arc<Mutex<usize>>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let basic = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if basic != Some(CLIENT_BASIC) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response();
+    }
+    *issued.lock().unwrap() += 1;
+    Json(json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600})).into_response()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,5 +255,99 @@ async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
         src.updated_since.as_deref(),
         Some("2026-06-01T09:00:00+00:00")
     );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth2_client_credentials_fetch_the_feeds_token() {
+    let env = TestEnv::migrated().await;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
+    let items: Vec<Value> = (0..3)
+        .map(|i| {
+            let bsn = importers::fixtures::random_bsn(&mut rng);
+            item(&bsn, "wajong", &format!("2026-05-01T10:0{i}:00Z"))
+        })
+        .collect();
+    let feed: Shared = Arc::new(Mutex::new(Feed {
+        items,
+        ..Default::default()
+    }));
+    let feed_url = serve(feed.clone()).await;
+    let issued = Arc::new(Mutex::new(0usize));
+    let app = axum::Router::new()
+        .route("/oauth/token", axum::routing::post(token))
+        .with_state(issued.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token_url = format!("http://{}/oauth/token", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    std::fs::write(
+        env.dir.path().join("werkbrug.toml"),
+        format!(
+            "[[source]]\nname = \"uwv\"\nkind = \"uwv\"\norganisation = \"UWV\"\nformat = \"json\"\nlocation = \"{feed_url}\"\ntoken_url = \"{token_url}\"\nclient_id_env = \"UWV_CLIENT_ID\"\nclient_secret_env = \"UWV_CLIENT_SECRET\"\n"
+        ),
+    )
+    .unwrap();
+
+    // A wrong secret: the run fails before the feed is asked, names the token endpoint and its
+    // answer, never the secret, and writes nothing but the failed run.
+    let out = import_with(
+        &env,
+        &[
+            ("UWV_CLIENT_ID", "werkbrug-uwv"),
+            ("UWV_CLIENT_SECRET", "wrong-SECRET-777"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/oauth/token") && err.contains("401"), "{err}");
+    assert!(
+        err.contains("client_secret_env"),
+        "says what to check: {err}"
+    );
+    assert!(
+        !err.contains("wrong-SECRET-777"),
+        "no secret in errors: {err}"
+    );
+    assert_eq!(*issued.lock().unwrap(), 0);
+    assert!(
+        feed.lock().unwrap().requests.is_empty(),
+        "the feed was not asked"
+    );
+    assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 0);
+    let run = import_run::Entity::find()
+        .order_by_desc(import_run::Column::Id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.status.as_str(), "failed");
+
+    // The right one: one token per run, sent as the bearer token on every page.
+    let out = import_with(
+        &env,
+        &[
+            ("UWV_CLIENT_ID", "werkbrug-uwv"),
+            ("UWV_CLIENT_SECRET", "s3cret-QRS-4321"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(*issued.lock().unwrap(), 1);
+    {
+        let feed = feed.lock().unwrap();
+        assert!(!feed.requests.is_empty());
+        assert!(feed.requests.iter().all(|(_, authorised)| *authorised));
+    }
+    assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 3);
+
+    // A missing variable names it.
+    let out = import_with(&env, &[("UWV_CLIENT_ID", "werkbrug-uwv")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("UWV_CLIENT_SECRET"), "{err}");
     env.cleanup().await;
 }
