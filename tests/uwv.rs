@@ -351,3 +351,136 @@ async fn oauth2_client_credentials_fetch_the_feeds_token() {
     assert!(err.contains("UWV_CLIENT_SECRET"), "{err}");
     env.cleanup().await;
 }
+
+/// The register entry's validity (`geldig_vanaf`, `geldig_tot`) is kept and decides eligibility
+/// on the day it is asked: an entry whose last day passes stops counting without a new import,
+/// one that has not begun does not count yet, and a new status brings its own days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_entries_hold_only_within_their_validity() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let env = TestEnv::migrated().await;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(11);
+    let bsn: Vec<String> = (0..4)
+        .map(|_| importers::fixtures::random_bsn(&mut rng))
+        .collect();
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    let entry = |bsn: &str, from: String, until: Option<String>, changed: &str| {
+        json!({
+            "bsn": bsn,
+            "indicatie": "banenafspraak",
+            "geldig_vanaf": from,
+            "geldig_tot": until,
+            "gewijzigd_op": changed,
+        })
+    };
+    let feed: Shared = Arc::new(Mutex::new(Feed {
+        items: vec![
+            // Open-ended, begun.
+            entry(&bsn[0], day(-400), None, "2026-05-01T10:00:00Z"),
+            // Ends in a month.
+            entry(&bsn[1], day(-400), Some(day(30)), "2026-05-01T10:01:00Z"),
+            // Begins tomorrow.
+            entry(&bsn[2], day(1), None, "2026-05-01T10:02:00Z"),
+            // Ended last week: reported ended.
+            entry(&bsn[3], day(-400), Some(day(-7)), "2026-05-01T10:03:00Z"),
+        ],
+        ..Default::default()
+    }));
+    let url = serve(feed.clone()).await;
+    std::fs::write(
+        env.dir.path().join("werkbrug.toml"),
+        format!(
+            "[[source]]\nname = \"uwv\"\nkind = \"uwv\"\norganisation = \"UWV\"\nformat = \"json\"\nlocation = \"{url}\"\ntoken_env = \"UWV_TOKEN\"\n"
+        ),
+    )
+    .unwrap();
+    let out = import(&env, TOKEN);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let detail = |i: usize| {
+        let pseudonym = env
+            .protector
+            .pseudonym(&model::Bsn::parse(&bsn[i]).unwrap());
+        let db = env.db.clone();
+        async move {
+            let person = person::Entity::find()
+                .filter(person::Column::BsnPseudonym.eq(pseudonym))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap();
+            sensitive_detail::Entity::find()
+                .filter(sensitive_detail::Column::PersonId.eq(person.id))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let d = |s: String| s.parse::<chrono::NaiveDate>().unwrap();
+    let second = detail(1).await;
+    assert_eq!(
+        (
+            second.target_group_register.as_deref(),
+            second.target_group_register_from,
+            second.target_group_register_until
+        ),
+        (Some("registered"), Some(d(day(-400))), Some(d(day(30))))
+    );
+    // What every reader asks the database (candidates, the eligibility filter, figures).
+    let holding = || {
+        let db = env.db.clone();
+        async move {
+            let mut ids: Vec<i64> = sensitive_detail::Entity::find()
+                .filter(sensitive_detail::registered_on(today))
+                .all(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.person_id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        }
+    };
+    let (first, third, fourth) = (detail(0).await, detail(2).await, detail(3).await);
+    assert_eq!(holding().await, vec![first.person_id, second.person_id]);
+    let status = |m: &sensitive_detail::Model| {
+        sensitive_detail::register_status(
+            m.target_group_register.as_deref(),
+            m.target_group_register_from,
+            m.target_group_register_until,
+            today,
+        )
+    };
+    assert_eq!(status(&third), Some("pending"));
+    assert_eq!(status(&fourth), Some("ended"));
+
+    // Time passes: the second entry's last day was yesterday. No import needed.
+    let mut passed: sensitive_detail::ActiveModel = second.clone().into();
+    passed.target_group_register_until = Set(Some(d(day(-1))));
+    passed.update(&env.db).await.unwrap();
+    assert_eq!(holding().await, vec![first.person_id]);
+    assert_eq!(status(&detail(1).await), Some("ended"));
+
+    // UWV extends it open-ended: the new status brings its own days, the old end is gone.
+    feed.lock()
+        .unwrap()
+        .items
+        .push(entry(&bsn[1], day(-400), None, "2026-06-01T10:00:00Z"));
+    let out = import(&env, TOKEN);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let extended = detail(1).await;
+    assert_eq!(extended.target_group_register_until, None);
+    assert_eq!(holding().await, vec![first.person_id, second.person_id]);
+    env.cleanup().await;
+}

@@ -1301,6 +1301,8 @@ impl<'a> Batch<'a> {
                     s.benefit_type.clone().into(),
                     s.legal_basis.clone().into(),
                     s.target_group_register.clone().into(),
+                    s.target_group_register_valid.0.into(),
+                    s.target_group_register_valid.1.into(),
                     s.wage_value_pct.into(),
                 ]);
             }
@@ -1686,20 +1688,32 @@ static SENSITIVE: LazyLock<Insert> = LazyLock::new(|| Insert {
             plain("benefit_type"),
             plain("legal_basis"),
             plain("target_group_register"),
+            plain("target_group_register_from"),
+            plain("target_group_register_until"),
             plain("wage_value_pct"),
         ]
     },
-    tail: keep_known(
-        "person_id",
-        "sensitive_detail",
-        &[
-            "health_notes",
-            "benefit_type",
-            "legal_basis",
-            "target_group_register",
-            "wage_value_pct",
-        ],
-        &[],
+    // The register's validity goes with its status: a new status brings its own days (an
+    // open end included), a row without one keeps the known ones.
+    tail: format!(
+        "{}, \"target_group_register_from\" = CASE WHEN excluded.target_group_register IS NULL \
+         THEN sensitive_detail.target_group_register_from \
+         ELSE excluded.target_group_register_from END, \
+         \"target_group_register_until\" = CASE WHEN excluded.target_group_register IS NULL \
+         THEN sensitive_detail.target_group_register_until \
+         ELSE excluded.target_group_register_until END",
+        keep_known(
+            "person_id",
+            "sensitive_detail",
+            &[
+                "health_notes",
+                "benefit_type",
+                "legal_basis",
+                "target_group_register",
+                "wage_value_pct",
+            ],
+            &[],
+        )
     ),
 });
 

@@ -10,6 +10,7 @@ mod m20261122_000001_initial;
 mod m20261125_000002_imports;
 mod m20261127_000003_work;
 mod m20261128_000004_row_filters;
+mod m20261129_000005_register_validity;
 
 /// The ordered list of werkbrug's migrations.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_imports::Migration),
             Box::new(m20261127_000003_work::Migration),
             Box::new(m20261128_000004_row_filters::Migration),
+            Box::new(m20261129_000005_register_validity::Migration),
         ]
     }
 }

@@ -87,6 +87,8 @@ pub const FIELD_CLASSES: &[(&str, &str, PrivacyClass)] = &[
     ("sensitive_detail", "benefit_type", Special),
     ("sensitive_detail", "legal_basis", Special),
     ("sensitive_detail", "target_group_register", Special),
+    ("sensitive_detail", "target_group_register_from", Special),
+    ("sensitive_detail", "target_group_register_until", Special),
     ("sensitive_detail", "wage_value_pct", Internal),
     ("sensitive_detail", "wage_cost_subsidy", Internal),
     ("sensitive_detail", "case_notes", Special),

@@ -63,6 +63,12 @@ pub const GATES: &[(&str, &str, Gate)] = &[
     ("SensitiveDetail", "benefitType", Class(Special)),
     ("SensitiveDetail", "legalBasis", Class(Special)),
     ("SensitiveDetail", "targetGroupRegister", Class(Special)),
+    ("SensitiveDetail", "targetGroupRegisterFrom", Class(Special)),
+    (
+        "SensitiveDetail",
+        "targetGroupRegisterUntil",
+        Class(Special),
+    ),
     ("SensitiveDetail", "caseNotes", Class(Special)),
     ("Consent", "", Class(Internal)),
     (

@@ -263,6 +263,8 @@ pub struct SensitiveValues {
     pub legal_basis: Option<String>,
     /// Target-group-register status (special).
     pub target_group_register: Option<String>,
+    /// First and last day of the register entry (special); written with the status, as a pair.
+    pub target_group_register_valid: (Option<NaiveDate>, Option<NaiveDate>),
     /// Wage value % (internal).
     pub wage_value_pct: Option<i32>,
 }

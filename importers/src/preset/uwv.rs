@@ -76,8 +76,7 @@ impl Preset for Uwv {
                 format!("unknown indication; known: {INDICATIONS}"),
             ));
         }
-        // Validated so a malformed date is reported; the register keeps only the current status.
-        v.get("valid_from", value::date)?;
+        let valid_from = v.get("valid_from", value::date)?;
         let valid_to = v.get("valid_to", value::date)?;
         let changed_at = match v.text("changed_at") {
             None => None,
@@ -94,6 +93,8 @@ impl Preset for Uwv {
             "banenafspraak" => {
                 r.sensitive.target_group_register =
                     Some(if ended { "ended" } else { "registered" }.to_owned());
+                // Kept, so that readers decide on their own day whether the entry holds.
+                r.sensitive.target_group_register_valid = (valid_from, valid_to);
             }
             "beschut_werk" if !ended => r.sensitive.legal_basis = Some("sheltered_work".into()),
             "wajong" if !ended => r.sensitive.legal_basis = Some("wajong".into()),

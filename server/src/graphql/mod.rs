@@ -558,15 +558,18 @@ async fn candidates_of(
             .collect(),
         None => Default::default(),
     };
-    let registers: HashMap<i64, Option<String>> = if ids.is_empty() {
-        HashMap::new()
+    // Persons whose register entry holds today.
+    let registered: std::collections::HashSet<i64> = if ids.is_empty() {
+        Default::default()
     } else {
         sensitive_detail::Entity::find()
             .select_only()
             .column(sensitive_detail::Column::PersonId)
-            .column(sensitive_detail::Column::TargetGroupRegister)
             .filter(sensitive_detail::Column::PersonId.is_in(ids))
-            .into_tuple::<(i64, Option<String>)>()
+            .filter(sensitive_detail::registered_on(
+                chrono::Utc::now().date_naive(),
+            ))
+            .into_tuple::<i64>()
             .all(db(ctx))
             .await
             .map_err(db_error)?
@@ -583,13 +586,9 @@ async fn candidates_of(
                 ..base
             };
             let scope = RecordScope::new(m.person_id, None, access, plain);
-            let registered = registers
-                .get(&m.person_id)
-                .map(|r| r.as_deref() == Some("registered"))
-                .unwrap_or(false);
             Candidate {
                 id: ID(st.protector.seal_id(&caller.organisation_code, m.person_id)),
-                job_agreement: registered,
+                job_agreement: registered.contains(&m.person_id),
                 person: None,
                 profile: CandidateProfile { m, scope },
             }
@@ -820,7 +819,9 @@ impl CandidateFilter {
             let registered = sea_orm::sea_query::Query::select()
                 .column(sensitive_detail::Column::PersonId)
                 .from(sensitive_detail::Entity)
-                .and_where(sensitive_detail::Column::TargetGroupRegister.eq("registered"))
+                .cond_where(sensitive_detail::registered_on(
+                    chrono::Utc::now().date_naive(),
+                ))
                 .to_owned();
             all = all.add(if v {
                 C::PersonId.in_subquery(registered)
@@ -2011,9 +2012,22 @@ guarded_object!(
         /// Legal basis (special).
 #[graphql(visible = "visible_special")]
         legal_basis: Option<String> = |m, _| m.legal_basis.clone(),
-        /// Target-group-register status (special).
+        /// Target-group-register status today (special): `registered` within the entry's
+        /// validity, `pending` before its first day, `ended` after its last day or when UWV
+        /// reported it ended.
 #[graphql(visible = "visible_special")]
-        target_group_register: Option<String> = |m, _| m.target_group_register.clone(),
+        target_group_register: Option<String> = |m, _| sensitive_detail::register_status(
+            m.target_group_register.as_deref(),
+            m.target_group_register_from,
+            m.target_group_register_until,
+            chrono::Utc::now().date_naive(),
+        ).map(str::to_owned),
+        /// First day of the register entry (special).
+#[graphql(visible = "visible_special")]
+        target_group_register_from: Option<chrono::NaiveDate> = |m, _| m.target_group_register_from,
+        /// Last day of the register entry (special); empty: open-ended.
+#[graphql(visible = "visible_special")]
+        target_group_register_until: Option<chrono::NaiveDate> = |m, _| m.target_group_register_until,
         /// Wage value in percent (internal).
         wage_value_pct: Option<i32> = |m, _| m.wage_value_pct,
         /// Wage-cost subsidy applies (internal).

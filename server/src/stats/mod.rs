@@ -301,7 +301,7 @@ impl Facts {
         let registered: Vec<i64> = sensitive_detail::Entity::find()
             .select_only()
             .column(sensitive_detail::Column::PersonId)
-            .filter(sensitive_detail::Column::TargetGroupRegister.eq("registered"))
+            .filter(sensitive_detail::registered_on(today))
             .into_tuple()
             .all(db)
             .await?;
