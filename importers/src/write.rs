@@ -146,6 +146,11 @@ impl<'a> Writer<'a> {
                 .execute_unprepared("SET LOCAL plan_cache_mode = auto")
                 .await?;
         }
+        let shared: Vec<Value> = if self.shared_once() {
+            shared.to_vec()
+        } else {
+            shared.iter().map(sqlite_text).collect()
+        };
         let mut left = rows.len() / w;
         let mut values = rows.into_iter();
         let mut out = vec![];
@@ -192,6 +197,17 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// A time as the text sqlx stores for it on SQLite (RFC 3339 with as many fraction digits as
+/// needed): a value every row of a statement shares is then formatted once, not once per row.
+fn sqlite_text(v: &Value) -> Value {
+    match v {
+        Value::ChronoDateTimeUtc(Some(t)) => Value::String(Some(
+            t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
+        )),
+        v => v.clone(),
+    }
+}
+
 /// `ON CONFLICT (key) DO UPDATE` that takes the new value where the row has one and keeps the
 /// known one where it is empty (`NULL`, or `[]` for lists).
 pub(crate) fn keep_known(key: &str, table: &str, scalars: &[&str], lists: &[&str]) -> String {
@@ -223,6 +239,18 @@ mod tests {
             sizes.push(n);
         }
         assert_eq!(sizes, [512, 256, 128, 64, 32, 8]);
+    }
+
+    #[test]
+    fn shared_times_are_the_text_sqlx_stores_on_sqlite() {
+        // sqlx-sqlite encodes a time with `to_rfc3339_opts(SecondsFormat::AutoSi, false)`;
+        // rows written before this change hold exactly this text.
+        let t: chrono::DateTime<chrono::Utc> = "2026-11-27T15:45:01.158798328Z".parse().unwrap();
+        assert_eq!(
+            sqlite_text(&Value::from(t)),
+            Value::from("2026-11-27T15:45:01.158798328+00:00")
+        );
+        assert_eq!(sqlite_text(&Value::from(7i64)), Value::from(7i64));
     }
 
     #[test]
