@@ -1150,23 +1150,35 @@ impl<'a> Batch<'a> {
                 }
             }
         }
-        if !new_records.is_empty() {
-            let shared = [
-                self.src.id.into(),
-                run_id.into(),
-                true.into(),
-                now.into(),
-                now.into(),
-                now.into(),
-                now.into(),
-            ];
-            for row in self.writer.insert(&RECORD, &shared, new_records).await? {
-                record_ids.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-            }
+        // The unified entities' values are built while the database writes the new records
+        // (the insert is sent before the building starts; both take turns on this thread only
+        // where the insert waits).
+        let shared = [
+            self.src.id.into(),
+            run_id.into(),
+            true.into(),
+            now.into(),
+            now.into(),
+            now.into(),
+            now.into(),
+        ];
+        let protector = &self.importer.protector;
+        let (inserted, entities) = tokio::join!(
+            async {
+                if new_records.is_empty() {
+                    Ok(vec![])
+                } else {
+                    self.writer.insert(&RECORD, &shared, new_records).await
+                }
+            },
+            async { entity_rows(protector, &changed, &person_ids) },
+        );
+        for row in inserted? {
+            record_ids.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
         }
 
         // The unified entities; the newest observation wins, an empty cell keeps what is known.
-        self.upsert_entities(&changed, &person_ids, now).await?;
+        self.upsert_entities(entities, now).await?;
         self.upsert_placements(&changed, &person_ids, &record_ids, now)
             .await?;
         self.upsert_consents(&changed, &person_ids, &created, now)
@@ -1219,94 +1231,26 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Writes the unified entities' rows built by [`entity_rows`].
     async fn upsert_entities(
         &mut self,
-        changed: &[(Record, String, RowMeta, Option<Known>)],
-        person_ids: &[i64],
+        rows: EntityRows,
         now: DateTime<Utc>,
     ) -> Result<(), ImportError> {
-        let protector = &self.importer.protector;
-        // Later rows of the batch win over earlier ones for the same person; rows go in order of
-        // person.
-        let mut identities: BTreeMap<i64, &Record> = BTreeMap::new();
-        let mut profiles: BTreeMap<i64, &Record> = BTreeMap::new();
-        let mut sensitive: BTreeMap<i64, &Record> = BTreeMap::new();
-        for ((r, ..), &pid) in changed.iter().zip(person_ids) {
-            let i = &r.identity;
-            if r.bsn.is_some()
-                || i.given_name.is_some()
-                || i.family_name.is_some()
-                || i.full_name.is_some()
-                || i.birth_date.is_some()
-                || i.postcode.is_some()
-            {
-                identities.insert(pid, r);
-            }
-            if r.profile != Default::default() {
-                profiles.insert(pid, r);
-            }
-            if r.sensitive != Default::default() {
-                sensitive.insert(pid, r);
-            }
-        }
         let shared = [Value::from(now), now.into()];
-        if !identities.is_empty() {
-            let mut values = Vec::with_capacity(identities.len() * IDENTITY.columns.len());
-            for (pid, r) in identities {
-                let i = &r.identity;
-                values.extend([
-                    Value::from(pid),
-                    // Sealing is randomised; only rows that changed get here.
-                    r.bsn.as_ref().map(|b| protector.encrypt(b)).into(),
-                    i.given_name.clone().into(),
-                    i.name_prefix.clone().into(),
-                    i.family_name.clone().into(),
-                    i.full_name.clone().into(),
-                    i.birth_date.into(),
-                    i.postcode.clone().into(),
-                ]);
-            }
-            self.writer.insert(&IDENTITY, &shared, values).await?;
+        if !rows.identities.is_empty() {
+            self.writer
+                .insert(&IDENTITY, &shared, rows.identities)
+                .await?;
         }
-        if !profiles.is_empty() {
-            let list = |v: &Vec<String>| Value::from(serde_json::to_string(v).expect("strings"));
-            let mut values = Vec::with_capacity(profiles.len() * PROFILE.columns.len());
-            for (pid, r) in profiles {
-                let p = &r.profile;
-                values.extend([
-                    Value::from(pid),
-                    list(&p.skills),
-                    list(&p.strengths),
-                    list(&p.development_points),
-                    list(&p.work_types),
-                    p.hours_per_week.into(),
-                    p.district.clone().into(),
-                    p.education_level.into(),
-                    list(&p.languages),
-                    p.driving_licence.into(),
-                    p.line.map(|l| l.as_str().to_owned()).into(),
-                    p.participation_step.into(),
-                ]);
-            }
+        if !rows.profiles.is_empty() {
             let shared = [Value::from("[]"), "[]".into(), now.into(), now.into()];
-            self.writer.insert(&PROFILE, &shared, values).await?;
+            self.writer.insert(&PROFILE, &shared, rows.profiles).await?;
         }
-        if !sensitive.is_empty() {
-            let mut values = Vec::with_capacity(sensitive.len() * SENSITIVE.columns.len());
-            for (pid, r) in sensitive {
-                let s = &r.sensitive;
-                values.extend([
-                    Value::from(pid),
-                    s.health_notes.clone().into(),
-                    s.benefit_type.clone().into(),
-                    s.legal_basis.clone().into(),
-                    s.target_group_register.clone().into(),
-                    s.target_group_register_valid.0.into(),
-                    s.target_group_register_valid.1.into(),
-                    s.wage_value_pct.into(),
-                ]);
-            }
-            self.writer.insert(&SENSITIVE, &shared, values).await?;
+        if !rows.sensitive.is_empty() {
+            self.writer
+                .insert(&SENSITIVE, &shared, rows.sensitive)
+                .await?;
         }
         Ok(())
     }
@@ -1544,6 +1488,96 @@ impl<'a> Batch<'a> {
 }
 
 /// The import's inserts (see [`crate::write`]): what each row binds, what a statement shares.
+/// The values of the unified entities' rows for the changed rows of a batch (identity, profile,
+/// sensitive details; one row per person, later rows of the batch winning, in person order).
+/// Pure computation (sealing BSNs, lists as JSON), so that it runs while the database writes the
+/// batch's source records.
+fn entity_rows(
+    protector: &BsnProtector,
+    changed: &[(Record, String, RowMeta, Option<Known>)],
+    person_ids: &[i64],
+) -> EntityRows {
+    let mut identities: BTreeMap<i64, &Record> = BTreeMap::new();
+    let mut profiles: BTreeMap<i64, &Record> = BTreeMap::new();
+    let mut sensitive: BTreeMap<i64, &Record> = BTreeMap::new();
+    for ((r, ..), &pid) in changed.iter().zip(person_ids) {
+        let i = &r.identity;
+        if r.bsn.is_some()
+            || i.given_name.is_some()
+            || i.family_name.is_some()
+            || i.full_name.is_some()
+            || i.birth_date.is_some()
+            || i.postcode.is_some()
+        {
+            identities.insert(pid, r);
+        }
+        if r.profile != Default::default() {
+            profiles.insert(pid, r);
+        }
+        if r.sensitive != Default::default() {
+            sensitive.insert(pid, r);
+        }
+    }
+    let mut rows = EntityRows {
+        identities: Vec::with_capacity(identities.len() * IDENTITY.columns.len()),
+        profiles: Vec::with_capacity(profiles.len() * PROFILE.columns.len()),
+        sensitive: Vec::with_capacity(sensitive.len() * SENSITIVE.columns.len()),
+    };
+    for (pid, r) in identities {
+        let i = &r.identity;
+        rows.identities.extend([
+            Value::from(pid),
+            // Sealing is randomised; only rows that changed get here.
+            r.bsn.as_ref().map(|b| protector.encrypt(b)).into(),
+            i.given_name.clone().into(),
+            i.name_prefix.clone().into(),
+            i.family_name.clone().into(),
+            i.full_name.clone().into(),
+            i.birth_date.into(),
+            i.postcode.clone().into(),
+        ]);
+    }
+    let list = |v: &Vec<String>| Value::from(serde_json::to_string(v).expect("strings"));
+    for (pid, r) in profiles {
+        let p = &r.profile;
+        rows.profiles.extend([
+            Value::from(pid),
+            list(&p.skills),
+            list(&p.strengths),
+            list(&p.development_points),
+            list(&p.work_types),
+            p.hours_per_week.into(),
+            p.district.clone().into(),
+            p.education_level.into(),
+            list(&p.languages),
+            p.driving_licence.into(),
+            p.line.map(|l| l.as_str().to_owned()).into(),
+            p.participation_step.into(),
+        ]);
+    }
+    for (pid, r) in sensitive {
+        let s = &r.sensitive;
+        rows.sensitive.extend([
+            Value::from(pid),
+            s.health_notes.clone().into(),
+            s.benefit_type.clone().into(),
+            s.legal_basis.clone().into(),
+            s.target_group_register.clone().into(),
+            s.target_group_register_valid.0.into(),
+            s.target_group_register_valid.1.into(),
+            s.wage_value_pct.into(),
+        ]);
+    }
+    rows
+}
+
+/// The rows [`entity_rows`] builds, each table's values one row after another.
+struct EntityRows {
+    identities: Vec<Value>,
+    profiles: Vec<Value>,
+    sensitive: Vec<Value>,
+}
+
 static PERSON: LazyLock<Insert> = LazyLock::new(|| Insert {
     table: "person",
     shared: const { &[plain("created_at"), plain("updated_at")] },
