@@ -1051,40 +1051,56 @@ impl<'a> Batch<'a> {
             .map(|(r, ..)| r.bsn.as_ref().map(|b| self.importer.protector.pseudonym(b)))
             .collect();
         let wanted: Vec<String> = pseudonyms.iter().flatten().cloned().collect();
-        let mut by_pseudonym: HashMap<String, i64> = HashMap::new();
-        // Persons this batch created: nothing refers to them yet.
-        let mut created: HashSet<i64> = HashSet::new();
-        if !wanted.is_empty() {
-            by_pseudonym = person::Entity::find()
-                .select_only()
-                .column(person::Column::BsnPseudonym)
-                .column(person::Column::Id)
-                .filter(person::Column::BsnPseudonym.is_in(wanted.clone()))
-                .into_tuple::<(Option<String>, i64)>()
-                .all(txn)
-                .await?
-                .into_iter()
-                .filter_map(|(p, id)| p.map(|p| (p, id)))
-                .collect();
-            // New persons in row order, so ids follow the file.
-            let mut seen = HashSet::new();
-            let missing: Vec<Value> = wanted
-                .iter()
-                .filter(|p| !by_pseudonym.contains_key(*p) && seen.insert(*p))
-                .map(|p| Some(p.clone()).into())
-                .collect();
-            if !missing.is_empty() {
-                for row in self
-                    .writer
-                    .insert(&PERSON, &[now.into(), now.into()], missing)
-                    .await?
-                {
-                    let id: i64 = row.try_get_by_index(1)?;
-                    by_pseudonym.insert(row.try_get_by_index(0)?, id);
-                    created.insert(id);
+        // The persons are looked up and created while the raw values of the rows to write are
+        // serialised (as with the entities below: one thread, taking turns where the database
+        // is working).
+        let writer = &mut self.writer;
+        let (linked, raw_values) = tokio::join!(
+            async {
+                let mut by_pseudonym: HashMap<String, i64> = HashMap::new();
+                // Persons this batch created: nothing refers to them yet.
+                let mut created: HashSet<i64> = HashSet::new();
+                if wanted.is_empty() {
+                    return Ok::<_, ImportError>((by_pseudonym, created));
                 }
-            }
-        }
+                by_pseudonym = person::Entity::find()
+                    .select_only()
+                    .column(person::Column::BsnPseudonym)
+                    .column(person::Column::Id)
+                    .filter(person::Column::BsnPseudonym.is_in(wanted.iter().cloned()))
+                    .into_tuple::<(Option<String>, i64)>()
+                    .all(txn)
+                    .await?
+                    .into_iter()
+                    .filter_map(|(p, id)| p.map(|p| (p, id)))
+                    .collect();
+                // New persons in row order, so ids follow the file.
+                let mut seen = HashSet::new();
+                let missing: Vec<Value> = wanted
+                    .iter()
+                    .filter(|p| !by_pseudonym.contains_key(*p) && seen.insert(*p))
+                    .map(|p| Some(p.clone()).into())
+                    .collect();
+                if !missing.is_empty() {
+                    for row in writer
+                        .insert(&PERSON, &[now.into(), now.into()], missing)
+                        .await?
+                    {
+                        let id: i64 = row.try_get_by_index(1)?;
+                        by_pseudonym.insert(row.try_get_by_index(0)?, id);
+                        created.insert(id);
+                    }
+                }
+                Ok((by_pseudonym, created))
+            },
+            async {
+                changed
+                    .iter()
+                    .map(|(_, _, meta, _)| meta.raw_json())
+                    .collect::<Vec<String>>()
+            },
+        );
+        let (by_pseudonym, mut created) = linked?;
         let mut person_ids = Vec::with_capacity(changed.len());
         for ((_, _, _, old), pseudonym) in changed.iter().zip(&pseudonyms) {
             let id = match pseudonym {
@@ -1119,13 +1135,15 @@ impl<'a> Batch<'a> {
              \"last_seen_at\" = $8, \"updated_at\" = $8 WHERE \"id\" = $9",
             self.writer.param(2, true)
         );
-        for ((record, hash, meta, old), person_id) in changed.iter().zip(&person_ids) {
+        for (((record, hash, meta, old), person_id), raw) in
+            changed.iter().zip(&person_ids).zip(raw_values)
+        {
             match old {
                 Some(old) => {
                     self.counts.updated += 1;
                     let values = vec![
                         hash.clone().into(),
-                        meta.raw_json().into(),
+                        raw.into(),
                         Some(*person_id).into(),
                         run_id.into(),
                         true.into(),
@@ -1143,7 +1161,7 @@ impl<'a> Batch<'a> {
                         Value::from(record.source_key.clone()),
                         Some(*person_id).into(),
                         hash.clone().into(),
-                        meta.raw_json().into(),
+                        raw.into(),
                         Some(meta.file.to_string()).into(),
                         Some(meta.number as i64).into(),
                     ]);
