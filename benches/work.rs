@@ -5,7 +5,8 @@
 //! a secondment that ended, a current job, a third of them ending within six months), network
 //! consent for six in ten and a partner's vacancies; then sends REQUESTS requests of each kind
 //! through the real server (token check, policy, audit) in-process, one after another, and
-//! prints p50, p95 and the slowest: a partner's `matches(vacancyId, first: 20)`, the
+//! prints p50, p95 and the slowest: a partner's candidate search (one skill, in one district and
+//! in three), a partner's `matches(vacancyId, first: 20)`, the
 //! network's, and a dashboard's `stats(groupBy: [MONTH, LINE])` for two measures, each for
 //! another twelve months so that every request computes its table (repeated tables come from
 //! the server's per-snapshot cache and cost less). The first `stats` request builds the shared
@@ -154,7 +155,27 @@ async fn run(backend: &str, pg: Option<String>, candidates: usize, requests: usi
             vacancies[n % vacancies.len()]
         )
     };
-    let cases: [Case; 4] = [
+    // A partner's search: one skill in one district, and in three (SQLite once sorted the three
+    // districts' every row for the first page).
+    let search = |districts: &'static [&'static str]| {
+        move |n: usize| {
+            format!(
+                "{{ candidates(filter: {{ skills: [\"{}\"], districts: {districts:?} }}, first: 50) {{ edges {{ node {{ id profile {{ skills workTypes district hoursPerWeek }} }} }} }} }}",
+                SKILLS[n % 12]
+            )
+        }
+    };
+    let cases: [Case; 6] = [
+        (
+            "partner candidates(skill, 1 district, first: 50)",
+            &partner,
+            Box::new(search(&["Noord"])),
+        ),
+        (
+            "partner candidates(skill, 3 districts, first: 50)",
+            &partner,
+            Box::new(search(&["Noord", "Oost", "West"])),
+        ),
         ("partner matches(first: 20)", &partner, Box::new(matches)),
         ("network matches(first: 20)", &network, Box::new(matches)),
         (

@@ -416,7 +416,7 @@ impl CoreQuery {
         }
         q = q.order_by_asc(C::PersonId);
         if let Some(filter) = filter {
-            q = q.filter(filter.condition(ctx, caller)?);
+            q = q.filter(filter.condition(ctx, caller, key.is_none())?);
         }
         if let Some(after) = after {
             // Keyset pagination: the cursor holds only the sealed person id; the position's sort
@@ -750,7 +750,15 @@ pub struct CandidateFilter {
 }
 
 impl CandidateFilter {
-    fn condition(self, ctx: &Context<'_>, caller: &Caller) -> Result<Condition> {
+    /// The filter as a condition on `candidate_profile`. `in_person_order`: the rows are read in
+    /// person order (the candidates' default order), so a plan that walks that order and stops
+    /// at the page's end is wanted.
+    fn condition(
+        self,
+        ctx: &Context<'_>,
+        caller: &Caller,
+        in_person_order: bool,
+    ) -> Result<Condition> {
         use candidate_profile::Column as C;
         let policy = &state(ctx).policy;
         let check = |column: &str, field: &str| {
@@ -785,7 +793,19 @@ impl CandidateFilter {
         }
         if let Some(v) = self.districts {
             check("district", "districts")?;
-            all = all.add(C::District.is_in(v));
+            // SQLite reads several districts each through the (district, person) index and then
+            // sorts all their rows to find the first page (20 ms against 0.3 ms per search with
+            // 100,000 candidates, two districts); written `+district`, the term is tested per
+            // row of a walk in person order, which stops at the page's end. One district keeps
+            // the index: its rows come in person order already.
+            let walk = in_person_order
+                && v.len() > 1
+                && db(ctx).get_database_backend() == sea_orm::DbBackend::Sqlite;
+            all = all.add(if walk {
+                Expr::cust("+\"candidate_profile\".\"district\"").is_in(v)
+            } else {
+                C::District.is_in(v)
+            });
         }
         if let Some(v) = self.min_hours_per_week {
             check("hours_per_week", "minHoursPerWeek")?;

@@ -137,7 +137,7 @@ impl WorkQuery {
         let horizon = add_period(today, &within).map_err(|e| invalid(format!("`within`: {e}")))?;
         let after = super::open_cursor(ctx, caller, after)?;
         let profile_filter = match filter {
-            Some(f) => Some(f.condition(ctx, caller)?),
+            Some(f) => Some(f.condition(ctx, caller, false)?),
             None => None,
         };
         let st = state(ctx);
