@@ -89,6 +89,9 @@ pub struct DatabaseConfig {
     pub connect_timeout_secs: u64,
     /// Most connections in the pool (default: 10 on PostgreSQL, 4 on SQLite).
     pub max_connections: Option<u32>,
+    /// PostgreSQL's `random_page_cost` for werkbrug's connections (default 1.1; PostgreSQL's
+    /// own default, 4, is for spinning disks); 0 keeps the server's setting.
+    pub postgres_random_page_cost: Option<f64>,
 }
 
 impl Default for DatabaseConfig {
@@ -98,6 +101,7 @@ impl Default for DatabaseConfig {
             auto_migrate: true,
             connect_timeout_secs: 10,
             max_connections: None,
+            postgres_random_page_cost: Some(1.1),
         }
     }
 }

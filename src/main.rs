@@ -358,6 +358,13 @@ async fn connect(database: &config::DatabaseConfig) -> Result<DatabaseConnection
                 .synchronous(SqliteSynchronous::Normal)
                 .pragma("cache_size", "-65536")
         });
+    // PostgreSQL: random reads priced as what they are on SSDs and a cached working set. With
+    // the default (4), a partner's search walked every candidate in person order, testing
+    // district and skill on each, instead of walking one district's (district, person) index:
+    // 1.13 against 0.25 ms per search with 100,000 candidates, q1 of bench/peers +17%.
+    if let Some(cost) = database.postgres_random_page_cost.filter(|c| *c > 0.0) {
+        opts.map_sqlx_postgres_opts(move |o| o.options([("random_page_cost", cost)]));
+    }
     Database::connect(opts).await.with_context(|| {
         format!(
             "cannot connect to the database `{}`; check [database] url or DATABASE_URL",
