@@ -72,15 +72,6 @@ fn ok(out: &Output) -> String {
     stdout
 }
 
-async fn last_run(env: &TestEnv) -> import_run::Model {
-    import_run::Entity::find()
-        .order_by_desc(import_run::Column::Id)
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// Row counts of every data table, to show a failed run changed nothing.
 async fn data_counts(env: &TestEnv) -> Vec<u64> {
     vec![
@@ -126,7 +117,7 @@ async fn imports_link_reject_reimport_and_deactivate() {
 
     let out = ok(&import(&env, &["gemeente"]));
     assert!(out.contains("imported `gemeente`"), "{out}");
-    let run = last_run(&env).await;
+    let run = env.last_run().await;
     assert_eq!(run.status, "succeeded", "{:?}", run.error);
     assert_eq!(
         (run.rows_read, run.rows_inserted, run.rows_rejected),
@@ -238,7 +229,7 @@ async fn imports_link_reject_reimport_and_deactivate() {
     // Re-importing the unchanged file changes nothing.
     let before = data_counts(&env).await;
     ok(&import(&env, &["gemeente"]));
-    let run = last_run(&env).await;
+    let run = env.last_run().await;
     assert_eq!(
         (
             run.rows_inserted,
@@ -276,7 +267,7 @@ async fn imports_link_reject_reimport_and_deactivate() {
 
     // The real run: one row changed, one removed (inactive, with its placement), none deleted.
     ok(&import(&env, &["gemeente"]));
-    let run = last_run(&env).await;
+    let run = env.last_run().await;
     assert_eq!(
         (
             run.rows_inserted,
@@ -355,7 +346,7 @@ async fn a_file_that_cannot_be_read_fails_the_run_and_changes_nothing() {
         "{err}"
     );
     assert_eq!(data_counts(&env).await, before);
-    let run = last_run(&env).await;
+    let run = env.last_run().await;
     assert_eq!(run.status, "failed");
     assert!(run.error.unwrap().contains("kapot.xlsx"));
 
@@ -439,7 +430,7 @@ async fn a_killed_import_leaves_the_database_consistent_and_the_next_run_complet
 
     // The next run completes and equals a clean import.
     ok(&import(&env, &["pantar"]));
-    let run = last_run(&env).await;
+    let run = env.last_run().await;
     assert_eq!(run.status, "succeeded");
     assert_eq!(
         source_record::Entity::find().count(&env.db).await.unwrap(),

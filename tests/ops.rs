@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{TestEnv, post, send};
 use model::Role;
-use model::entity::{import_run, person, source_record};
+use model::entity::{person, source_record};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, TransactionTrait};
 
 const BIN: &str = env!("CARGO_BIN_EXE_werkbrug");
@@ -462,26 +462,16 @@ async fn server_with_hanging_import(
     (server, release)
 }
 
-async fn last_run(env: &TestEnv) -> import_run::Model {
-    use sea_orm::QueryOrder;
-    import_run::Entity::find()
-        .order_by_desc(import_run::Column::Id)
-        .one(&env.db)
-        .await
-        .unwrap()
-        .expect("a run")
-}
-
 /// SIGTERM during an import, beyond the grace: the run rolls back (nothing of it is kept), its
 /// row says it was stopped, and the process exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_rolls_back_an_import_that_outlasts_the_grace() {
     let env = TestEnv::migrated().await;
     let (mut server, _release) = server_with_hanging_import(&env, 0).await;
-    assert_eq!(last_run(&env).await.status, "running");
+    assert_eq!(env.last_run().await.status, "running");
     server.terminate();
     assert!(server.wait_exit(), "graceful shutdown exits 0");
-    let run = last_run(&env).await;
+    let run = env.last_run().await;
     assert_eq!(run.status, "failed");
     let error = run.error.unwrap_or_default();
     assert!(
@@ -508,10 +498,10 @@ async fn sigterm_lets_an_import_finish_within_the_grace() {
         assert!(Instant::now() < deadline, "the listener did not close");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(last_run(&env).await.status, "running");
+    assert_eq!(env.last_run().await.status, "running");
     release.send_replace(true);
     assert!(server.wait_exit(), "graceful shutdown exits 0");
-    let run = last_run(&env).await;
+    let run = env.last_run().await;
     assert_eq!((run.status.as_str(), run.rows_inserted), ("succeeded", 30));
     assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 30);
     env.cleanup().await;

@@ -13,8 +13,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use common::TestEnv;
-use model::entity::{import_run, person, sensitive_detail, source};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use model::entity::{person, sensitive_detail, source};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_werkbrug");
@@ -102,6 +102,28 @@ fn import_with(env: &TestEnv, vars: &[(&str, &str)]) -> std::process::Output {
         .unwrap()
 }
 
+/// Writes the test's `werkbrug.toml`: one UWV source at `url`, with `settings` (its auth and
+/// paging lines) added.
+fn configure(env: &TestEnv, url: &str, settings: &str) {
+    std::fs::write(
+        env.dir.path().join("werkbrug.toml"),
+        format!(
+            "[[source]]\nname = \"uwv\"\nkind = \"uwv\"\norganisation = \"UWV\"\nformat = \"json\"\nlocation = \"{url}\"\n{settings}"
+        ),
+    )
+    .unwrap();
+}
+
+/// Fails the test with the command's output unless it succeeded.
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `Basic` credentials of the OAuth2 client the token endpoint knows: `werkbrug-uwv` with the
 /// secret `s3cret-QRS-4321`.
 const CLIENT_BASIC: &str = "Basic d2Vya2JydWctdXd2OnMzY3JldC1RUlMtNDMyMQ==";
@@ -158,27 +180,11 @@ async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
         ..Default::default()
     }));
     let url = serve(feed.clone()).await;
-    std::fs::write(
-        env.dir.path().join("werkbrug.toml"),
-        format!(
-            "[[source]]\nname = \"uwv\"\nkind = \"uwv\"\norganisation = \"UWV\"\nformat = \"json\"\nlocation = \"{url}\"\ntoken_env = \"UWV_TOKEN\"\npage_size = 100\n"
-        ),
-    )
-    .unwrap();
+    configure(&env, &url, "token_env = \"UWV_TOKEN\"\npage_size = 100\n");
 
     let out = import(&env, TOKEN);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = import_run::Entity::find()
-        .order_by_desc(import_run::Column::Id)
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_ok(&out);
+    let run = env.last_run().await;
     assert_eq!(
         (
             run.status.as_str(),
@@ -224,17 +230,8 @@ async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
         .push(item(&bsns[0], "beschut_werk", "2026-06-01T09:00:00Z"));
     feed.lock().unwrap().requests.clear();
     let out = import(&env, TOKEN);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = import_run::Entity::find()
-        .order_by_desc(import_run::Column::Id)
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_ok(&out);
+    let run = env.last_run().await;
     assert_eq!((run.rows_read, run.rows_inserted), (1, 1));
     assert!(feed.lock().unwrap().requests[0].0["updated_since"].starts_with("2026-05-01T11:00:00"));
 
@@ -280,13 +277,13 @@ async fn oauth2_client_credentials_fetch_the_feeds_token() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let token_url = format!("http://{}/oauth/token", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    std::fs::write(
-        env.dir.path().join("werkbrug.toml"),
-        format!(
-            "[[source]]\nname = \"uwv\"\nkind = \"uwv\"\norganisation = \"UWV\"\nformat = \"json\"\nlocation = \"{feed_url}\"\ntoken_url = \"{token_url}\"\nclient_id_env = \"UWV_CLIENT_ID\"\nclient_secret_env = \"UWV_CLIENT_SECRET\"\n"
+    configure(
+        &env,
+        &feed_url,
+        &format!(
+            "token_url = \"{token_url}\"\nclient_id_env = \"UWV_CLIENT_ID\"\nclient_secret_env = \"UWV_CLIENT_SECRET\"\n"
         ),
-    )
-    .unwrap();
+    );
 
     // A wrong secret: the run fails before the feed is asked, names the token endpoint and its
     // answer, never the secret, and writes nothing but the failed run.
@@ -314,12 +311,7 @@ async fn oauth2_client_credentials_fetch_the_feeds_token() {
         "the feed was not asked"
     );
     assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 0);
-    let run = import_run::Entity::find()
-        .order_by_desc(import_run::Column::Id)
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let run = env.last_run().await;
     assert_eq!(run.status.as_str(), "failed");
 
     // The right one: one token per run, sent as the bearer token on every page.
@@ -330,12 +322,7 @@ async fn oauth2_client_credentials_fetch_the_feeds_token() {
             ("UWV_CLIENT_SECRET", "s3cret-QRS-4321"),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(*issued.lock().unwrap(), 1);
     {
         let feed = feed.lock().unwrap();
@@ -388,19 +375,9 @@ async fn register_entries_hold_only_within_their_validity() {
         ..Default::default()
     }));
     let url = serve(feed.clone()).await;
-    std::fs::write(
-        env.dir.path().join("werkbrug.toml"),
-        format!(
-            "[[source]]\nname = \"uwv\"\nkind = \"uwv\"\norganisation = \"UWV\"\nformat = \"json\"\nlocation = \"{url}\"\ntoken_env = \"UWV_TOKEN\"\n"
-        ),
-    )
-    .unwrap();
+    configure(&env, &url, "token_env = \"UWV_TOKEN\"\n");
     let out = import(&env, TOKEN);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 
     let detail = |i: usize| {
         let pseudonym = env
@@ -474,11 +451,7 @@ async fn register_entries_hold_only_within_their_validity() {
         .items
         .push(entry(&bsn[1], day(-400), None, "2026-06-01T10:00:00Z"));
     let out = import(&env, TOKEN);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let extended = detail(1).await;
     assert_eq!(extended.target_group_register_until, None);
     assert_eq!(holding().await, vec![first.person_id, second.person_id]);

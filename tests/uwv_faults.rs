@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::TestEnv;
-use model::entity::{import_run, person, rejected_row, sensitive_detail, source, source_record};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use model::entity::{person, rejected_row, sensitive_detail, source, source_record};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -283,15 +283,6 @@ async fn updated_since(env: &TestEnv) -> Option<String> {
         .updated_since
 }
 
-async fn last_run(env: &TestEnv) -> import_run::Model {
-    import_run::Entity::find()
-        .order_by_desc(import_run::Column::Id)
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// A feed with a clean first run behind it, and a second batch waiting: 200 new persons
 /// (every third with a job-agreement registration) and 50 of the first batch's persons with a
 /// new `banenafspraak` indication, listed by BSN with change times in no particular order.
@@ -402,7 +393,7 @@ impl Scenario {
         assert!(!out.status.success(), "the run should fail: {t}");
         assert!(t.contains(expected), "expected `{expected}` in: {t}");
         assert!(!t.contains(TOKEN), "no token in messages: {t}");
-        let run = last_run(&self.env).await;
+        let run = self.env.last_run().await;
         assert_eq!(run.status, "failed");
         assert!(run.error.unwrap().contains(expected));
         assert_eq!(
@@ -428,7 +419,7 @@ impl Scenario {
     /// The run succeeded and fetched the whole second batch.
     async fn succeeded(&self, out: &Output) {
         assert!(out.status.success(), "{}", text(out));
-        let run = last_run(&self.env).await;
+        let run = self.env.last_run().await;
         assert_eq!(
             (run.status.as_str(), run.rows_read, run.rows_inserted),
             ("succeeded", 250, 250)
@@ -439,7 +430,7 @@ impl Scenario {
         // finds nothing new.
         let out = import(&self.env);
         assert!(out.status.success(), "{}", text(&out));
-        assert_eq!(last_run(&self.env).await.rows_read, 0);
+        assert_eq!(self.env.last_run().await.rows_read, 0);
     }
 }
 

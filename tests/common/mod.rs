@@ -171,6 +171,18 @@ impl TestEnv {
     }
 
     /// Environment for the binary: database URL and keys, no configuration file.
+    /// The newest import run (the test has run at least one).
+    pub async fn last_run(&self) -> model::entity::import_run::Model {
+        use model::entity::import_run;
+        use sea_orm::{EntityTrait, QueryOrder};
+        import_run::Entity::find()
+            .order_by_desc(import_run::Column::Id)
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("an import run")
+    }
+
     pub fn binary_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("DATABASE_URL", self.url.clone()),
