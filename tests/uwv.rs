@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use common::TestEnv;
-use model::entity::{person, sensitive_detail, source};
+use model::entity::{person, rejected_row, sensitive_detail, source};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -455,5 +455,41 @@ async fn register_entries_hold_only_within_their_validity() {
     let extended = detail(1).await;
     assert_eq!(extended.target_group_register_until, None);
     assert_eq!(holding().await, vec![first.person_id, second.person_id]);
+
+    // An impossible last day is refused with its column, the BSN masked; the entry keeps what
+    // it had, and the run goes on with the next item.
+    {
+        let mut feed = feed.lock().unwrap();
+        feed.items.push(entry(
+            &bsn[0],
+            day(-400),
+            Some("2026-02-30".into()),
+            "2026-07-01T10:00:00Z",
+        ));
+        feed.items
+            .push(entry(&bsn[2], day(-1), None, "2026-07-01T10:01:00Z"));
+    }
+    let out = import(&env, TOKEN);
+    assert_ok(&out);
+    let run = env.last_run().await;
+    assert_eq!((run.rows_read, run.rows_rejected), (2, 1));
+    let rejected = rejected_row::Entity::find()
+        .filter(rejected_row::Column::ImportRunId.eq(run.id))
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rejected.column_name.as_deref(), Some("geldig_tot"));
+    assert!(
+        !rejected.raw_values.to_string().contains(&bsn[0]),
+        "{}",
+        rejected.raw_values
+    );
+    assert_eq!(detail(0).await.target_group_register_until, None);
+    // The entry that began yesterday now holds.
+    assert_eq!(
+        holding().await,
+        vec![first.person_id, second.person_id, third.person_id]
+    );
     env.cleanup().await;
 }
