@@ -227,7 +227,7 @@ async fn run(backend: &str, pg: Option<String>, candidates: usize, requests: usi
 /// The n-th `stats` request: twelve months by month and line, ending `n` days ago, so that
 /// every request computes its table (the server keeps tables it computed per snapshot).
 fn stats_query(measure: &str, n: usize) -> String {
-    let to = Utc::now().date_naive() - Days::new(n as u64);
+    let to = model::clock::today() - Days::new(n as u64);
     format!(
         "{{ stats(measure: {measure}, groupBy: [MONTH, LINE], to: \"{to}\") {{ rows {{ period line value suppressed }} }} }}"
     )
@@ -277,7 +277,7 @@ const DISTRICTS: [&str; 7] = [
 /// Seeds the data; returns the number of placements.
 async fn seed(db: &DatabaseConnection, n: usize) -> usize {
     let now = Utc::now();
-    let today = now.date_naive();
+    let today = model::clock::date_at(now);
     let mut orgs = vec![];
     for (name, code, kind) in [
         ("Partner", "partner", "employer"),

@@ -26,7 +26,9 @@ use model::entity::{
     rejected_row, sensitive_detail, source, source_record,
 };
 use rand::{Rng, SeedableRng};
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, Statement,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_werkbrug");
@@ -180,6 +182,32 @@ async fn counts(db: &DatabaseConnection) -> BTreeMap<&'static str, u64> {
         "rejected_row": rejected_row
     );
     c
+}
+
+/// Waits until the killed process's session has ended on the server. On PostgreSQL its backend
+/// outlives the process: a `COMMIT` sent just before the kill completes after it, and tables
+/// counted one by one meanwhile would show part of a run that is, in fact, whole.
+async fn settled(db: &DatabaseConnection) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let busy = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = db.query_one_raw(busy.clone()).await.unwrap().unwrap();
+        if row.try_get::<i64>("", "n").unwrap() == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed import's session is still busy after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Rows per table of a dump.
@@ -352,6 +380,7 @@ async fn killed_imports_leave_no_half_run_and_the_next_run_equals_a_clean_import
 
         // Counts tell whether anything of the run is visible; a run that committed is then
         // compared in full.
+        settled(&v.db).await;
         let after = counts(&v.db).await;
         let runs = import_run::Entity::find().all(&v.db).await.unwrap();
         let run = runs

@@ -29,6 +29,15 @@ struct Feed {
     faults: Vec<StatusCode>,
 }
 
+impl Feed {
+    /// Publishes an item's new state: like a real feed, one item per BSN and indication.
+    fn put(&mut self, item: Value) {
+        let same = |i: &Value| i["bsn"] == item["bsn"] && i["indicatie"] == item["indicatie"];
+        self.items.retain(|i| !same(i));
+        self.items.push(item);
+    }
+}
+
 type Shared = Arc<Mutex<Feed>>;
 
 async fn indicaties(
@@ -223,17 +232,48 @@ async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
         Some("2026-05-01T11:00:00+00:00")
     );
 
-    // The next run asks only for what changed since, and finds one change.
+    // The next run asks only for what changed since, less five minutes of overlap: it finds
+    // one change, and the 12 items and the rejected one of 10:56–11:00 again, unchanged.
     feed.lock()
         .unwrap()
-        .items
-        .push(item(&bsns[0], "beschut_werk", "2026-06-01T09:00:00Z"));
+        .put(item(&bsns[0], "beschut_werk", "2026-06-01T09:00:00Z"));
     feed.lock().unwrap().requests.clear();
     let out = import(&env, TOKEN);
     assert_ok(&out);
     let run = env.last_run().await;
-    assert_eq!((run.rows_read, run.rows_inserted), (1, 1));
-    assert!(feed.lock().unwrap().requests[0].0["updated_since"].starts_with("2026-05-01T11:00:00"));
+    assert_eq!(
+        (
+            run.rows_read,
+            run.rows_inserted,
+            run.rows_updated,
+            run.rows_unchanged,
+            run.rows_rejected
+        ),
+        (14, 1, 0, 12, 1)
+    );
+    assert!(feed.lock().unwrap().requests[0].0["updated_since"].starts_with("2026-05-01T10:55:00"));
+
+    // An item the feed publishes late, stamped with the very second already seen, is not
+    // skipped by a feed that reads `updated_since` as "after"; the stored time stays.
+    feed.lock()
+        .unwrap()
+        .put(item(&bsns[1], "beschut_werk", "2026-06-01T09:00:00Z"));
+    let out = import(&env, TOKEN);
+    assert_ok(&out);
+    let run = env.last_run().await;
+    assert_eq!(
+        (run.rows_read, run.rows_inserted, run.rows_unchanged),
+        (2, 1, 1)
+    );
+    let src = source::Entity::find_by_id(src.id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        src.updated_since.as_deref(),
+        Some("2026-06-01T09:00:00+00:00")
+    );
 
     // A wrong token fails the run at once, keeps the cursor, and says what to do.
     feed.lock().unwrap().requests.clear();
@@ -350,7 +390,7 @@ async fn register_entries_hold_only_within_their_validity() {
     let bsn: Vec<String> = (0..4)
         .map(|_| importers::fixtures::random_bsn(&mut rng))
         .collect();
-    let today = chrono::Utc::now().date_naive();
+    let today = model::clock::today();
     let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
     let entry = |bsn: &str, from: String, until: Option<String>, changed: &str| {
         json!({
@@ -448,8 +488,7 @@ async fn register_entries_hold_only_within_their_validity() {
     // UWV extends it open-ended: the new status brings its own days, the old end is gone.
     feed.lock()
         .unwrap()
-        .items
-        .push(entry(&bsn[1], day(-400), None, "2026-06-01T10:00:00Z"));
+        .put(entry(&bsn[1], day(-400), None, "2026-06-01T10:00:00Z"));
     let out = import(&env, TOKEN);
     assert_ok(&out);
     let extended = detail(1).await;
@@ -460,19 +499,19 @@ async fn register_entries_hold_only_within_their_validity() {
     // it had, and the run goes on with the next item.
     {
         let mut feed = feed.lock().unwrap();
-        feed.items.push(entry(
+        feed.put(entry(
             &bsn[0],
             day(-400),
             Some("2026-02-30".into()),
             "2026-07-01T10:00:00Z",
         ));
-        feed.items
-            .push(entry(&bsn[2], day(-1), None, "2026-07-01T10:01:00Z"));
+        feed.put(entry(&bsn[2], day(-1), None, "2026-07-01T10:01:00Z"));
     }
     let out = import(&env, TOKEN);
     assert_ok(&out);
     let run = env.last_run().await;
-    assert_eq!((run.rows_read, run.rows_rejected), (2, 1));
+    // The two new items, and the extension of 06-01 again (five minutes of overlap).
+    assert_eq!((run.rows_read, run.rows_rejected), (3, 1));
     let rejected = rejected_row::Entity::find()
         .filter(rejected_row::Column::ImportRunId.eq(run.id))
         .one(&env.db)

@@ -141,7 +141,7 @@ async fn transitions_honour_the_window_and_the_follow_up_rule() {
     let env = TestEnv::with_sample().await;
     let app = server::app(env.state());
     let caseworker = env.token(Role::Caseworker, MUNICIPALITY, &[]).await;
-    let today = Utc::now().date_naive();
+    let today = model::clock::today();
 
     let all = placement::Entity::find().all(&env.db).await.unwrap();
     let profiles: BTreeSet<i64> = candidate_profile::Entity::find()

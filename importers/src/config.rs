@@ -52,6 +52,16 @@ pub struct SourceConfig {
     /// Page size for HTTP sources.
     #[serde(default)]
     pub page_size: Option<u32>,
+    /// Feeds: ask again for this many seconds before the last change seen (default 300), so
+    /// items the feed stamped with an earlier or the same time but published later are not
+    /// skipped; items fetched twice are unchanged and change nothing.
+    #[serde(default)]
+    pub updated_since_overlap_secs: Option<u32>,
+}
+
+impl SourceConfig {
+    /// Default of `updated_since_overlap_secs`.
+    pub const DEFAULT_OVERLAP_SECS: u32 = 300;
 }
 
 /// `[import]`: settings for every source.

@@ -495,7 +495,12 @@ impl Importer {
         if src.full_export && !options.dry_run {
             batch.deactivate_missing().await?;
         }
-        if let Some(latest) = batch.latest_change {
+        // The overlap re-reads items older than the stored time: never move it back.
+        let stored = src.updated_since.as_deref().and_then(parse_time);
+        if let Some(latest) = batch
+            .latest_change
+            .filter(|l| stored.is_none_or(|s| *l > s))
+        {
             source::Entity::update_many()
                 .col_expr(
                     source::Column::UpdatedSince,
@@ -558,13 +563,28 @@ impl Importer {
         };
         Ok(HttpInput {
             bearer_token,
-            updated_since: src.updated_since.clone(),
+            updated_since: src.updated_since.as_deref().map(|since| {
+                let overlap = cfg
+                    .updated_since_overlap_secs
+                    .unwrap_or(SourceConfig::DEFAULT_OVERLAP_SECS);
+                match parse_time(since) {
+                    Some(t) => (t - chrono::Duration::seconds(overlap.into())).to_rfc3339(),
+                    None => since.to_owned(),
+                }
+            }),
             page_size: cfg.page_size.unwrap_or(500),
             timeout: std::time::Duration::from_secs(self.config.http_timeout_secs),
             max_attempts: self.config.http_max_attempts,
             initial_backoff: std::time::Duration::from_millis(self.config.http_initial_backoff_ms),
         })
     }
+}
+
+/// A stored `updated_since` (RFC 3339, written by this pipeline).
+fn parse_time(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A run is taken as dead when its heartbeat is older than this.

@@ -324,7 +324,7 @@ pub async fn load_sample(
         rng: StdRng::seed_from_u64(seed.wrapping_add(1)),
         txn: &txn,
         now,
-        today: now.date_naive(),
+        today: model::clock::date_at(now),
     }
     .run()
     .await?;
@@ -545,7 +545,7 @@ pub async fn load_generated(
         rng,
         txn: &txn,
         now,
-        today: now.date_naive(),
+        today: model::clock::date_at(now),
     }
     .vacancies(&partners, &shareable)
     .await?;
@@ -652,7 +652,7 @@ impl Exports {
     fn generate(seed: u64, now: DateTime<Utc>) -> Self {
         let mut g = Generator {
             rng: StdRng::seed_from_u64(seed),
-            today: now.date_naive(),
+            today: model::clock::date_at(now),
             now,
             bsns: HashSet::new(),
         };
@@ -1299,7 +1299,7 @@ mod tests {
         assert!(approved > consents.len() / 2 && approved < consents.len());
         assert!(consents.iter().any(|c| c.audience == "partner"));
 
-        let horizon = Utc::now().date_naive() + Duration::days(183);
+        let horizon = model::clock::today() + Duration::days(183);
         let ending = placement::Entity::find()
             .filter(placement::Column::ActualEndDate.is_null())
             .filter(placement::Column::PlannedEndDate.lte(horizon))

@@ -2,6 +2,7 @@
 //! protection at rest, and the privacy class of every field. Depends on nothing else of ours.
 
 pub mod bsn;
+pub mod clock;
 pub mod crypto;
 pub mod db;
 pub mod domain;

@@ -86,7 +86,7 @@ impl Preset for Uwv {
                     .with_timezone(&Utc),
             ),
         };
-        let ended = valid_to.is_some_and(|t| t < Utc::now().date_naive());
+        let ended = valid_to.is_some_and(|t| t < model::clock::today());
         // The key is set by the pipeline from the BSN's pseudonym (never the BSN itself).
         let mut r = Record::new(indication.clone());
         match indication.as_str() {

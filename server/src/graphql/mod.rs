@@ -566,9 +566,7 @@ async fn candidates_of(
             .select_only()
             .column(sensitive_detail::Column::PersonId)
             .filter(sensitive_detail::Column::PersonId.is_in(ids))
-            .filter(sensitive_detail::registered_on(
-                chrono::Utc::now().date_naive(),
-            ))
+            .filter(sensitive_detail::registered_on(model::clock::today()))
             .into_tuple::<i64>()
             .all(db(ctx))
             .await
@@ -839,9 +837,7 @@ impl CandidateFilter {
             let registered = sea_orm::sea_query::Query::select()
                 .column(sensitive_detail::Column::PersonId)
                 .from(sensitive_detail::Entity)
-                .cond_where(sensitive_detail::registered_on(
-                    chrono::Utc::now().date_naive(),
-                ))
+                .cond_where(sensitive_detail::registered_on(model::clock::today()))
                 .to_owned();
             all = all.add(if v {
                 C::PersonId.in_subquery(registered)
@@ -1101,7 +1097,7 @@ async fn load_persons(
         }
     }
     // Outcomes not given by a source follow from what came next (see `stats::derive_outcomes`).
-    let today = chrono::Utc::now().date_naive();
+    let today = model::clock::today();
     for list in placements.values_mut().filter(|_| parts.outcomes) {
         let facts: Vec<crate::stats::PlacementFact> = list
             .iter()
@@ -2040,7 +2036,7 @@ guarded_object!(
             m.target_group_register.as_deref(),
             m.target_group_register_from,
             m.target_group_register_until,
-            chrono::Utc::now().date_naive(),
+            model::clock::today(),
         ).map(str::to_owned),
         /// First day of the register entry (special).
 #[graphql(visible = "visible_special")]

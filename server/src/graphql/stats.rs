@@ -3,7 +3,7 @@
 use async_graphql::{
     Context, Enum, Error, ErrorExtensions, InputObject, Object, Result, SimpleObject,
 };
-use chrono::{Datelike, Months, NaiveDate, Utc};
+use chrono::{Datelike, Months, NaiveDate};
 
 use super::{caller, db_error, enter, state};
 use crate::stats::{self, Dimension, Measure, StatsError, Thresholds};
@@ -166,7 +166,7 @@ impl StatsQuery {
     ) -> Result<StatsTable> {
         enter(ctx, "stats")?;
         let st = state(ctx);
-        let today = Utc::now().date_naive();
+        let today = model::clock::today();
         let to = to.unwrap_or(today);
         let from = from.unwrap_or_else(|| {
             let start = to - Months::new(11);

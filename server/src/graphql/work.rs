@@ -133,7 +133,7 @@ impl WorkQuery {
     ) -> Result<Connection<String, Transition>> {
         let caller = enter(ctx, "transitionsDue")?;
         let size = page_size(ctx, first)?;
-        let today = Utc::now().date_naive();
+        let today = model::clock::today();
         let horizon = add_period(today, &within).map_err(|e| invalid(format!("`within`: {e}")))?;
         let after = super::open_cursor(ctx, caller, after)?;
         let profile_filter = match filter {

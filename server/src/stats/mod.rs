@@ -383,7 +383,7 @@ impl FactsCache {
             return Ok(facts.clone());
         }
         let started = Instant::now();
-        let facts = Arc::new(Facts::load(db, window_days, chrono::Utc::now().date_naive()).await?);
+        let facts = Arc::new(Facts::load(db, window_days, model::clock::today()).await?);
         tracing::info!(
             placements = facts.facts.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
