@@ -415,7 +415,7 @@ const DEMO_TOKENS: &[(Role, &str, &[&str], &str)] = &[
         Role::Caseworker,
         "gemeente-amsterdam",
         &[],
-        "{ persons(first: 5) { edges { node { id identity { givenName familyName } profile { skills district } } } } }",
+        "{ persons(first: 5) { edges { node { id identity { givenName familyName } profile { skills district } sources { source sourceKey lastSeenAt importRun } } } } }",
     ),
     (
         Role::Caseworker,

@@ -238,6 +238,11 @@ pub const FIELD_CLASSES: &[(&str, &str, PrivacyClass)] = &[
     ("api_token", "updated_at", Internal),
 ];
 
+/// Source kinds whose every record is special: that a person has a record there at all says
+/// they hold a target-group indication (UWV: job agreement, sheltered work, Wajong — derived
+/// from health). Their source records are listed only to callers who may read special fields.
+pub const SPECIAL_SOURCE_KINDS: &[&str] = &["uwv"];
+
 /// The class of `table.column`, or `None` when the column has no class (a defect).
 pub fn class_of(table: &str, column: &str) -> Option<PrivacyClass> {
     // Asked for every field of every record served: an index instead of a scan of the table.

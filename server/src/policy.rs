@@ -532,6 +532,16 @@ pub fn render_markdown() -> String {
     for (table, column, scope) in CONSENT_NAMED {
         out.push_str(&format!("| `{table}.{column}` | `{scope}` |\n"));
     }
+    out.push_str(
+        "\n## Sources whose every record is special\n\n\
+         A record at such a source says by itself that the person holds a target-group \
+         indication. `Person.sources` (provenance) lists these records only to callers who may \
+         read special fields, with a processing purpose, and audits each listing.\n\n\
+         | source kind |\n|---|\n",
+    );
+    for kind in privacy::SPECIAL_SOURCE_KINDS {
+        out.push_str(&format!("| `{kind}` |\n"));
+    }
     out.push_str("\n## Entry points\n\n| field | roles |\n|---|---|\n");
     for (entry, roles) in ENTRY_POINTS {
         let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();

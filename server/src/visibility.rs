@@ -71,6 +71,9 @@ pub const GATES: &[(&str, &str, Gate)] = &[
     ),
     ("SensitiveDetail", "caseNotes", Class(Special)),
     ("Consent", "", Class(Internal)),
+    ("Person", "sources", Class(Internal)),
+    ("SourceRecord", "", Class(Internal)),
+    ("SourceRecord", "values", Class(Special)),
     (
         "Candidate",
         "jobAgreementEligible",

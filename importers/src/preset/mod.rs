@@ -41,6 +41,11 @@ pub trait Preset: Send + Sync {
     fn organisation_kind(&self) -> model::OrganisationKind;
     /// Turns one row into domain values.
     fn map(&self, row: &Values<'_>) -> Result<Record, Rejection>;
+    /// Whether a record of this source says something special by existing at all (a register
+    /// entry): such kinds are listed in `model::privacy::SPECIAL_SOURCE_KINDS`.
+    fn records_are_special(&self) -> bool {
+        false
+    }
 }
 
 /// Every preset; one line per source kind.
@@ -384,6 +389,20 @@ mod tests {
             fields.dedup();
             assert_eq!(fields.len(), p.columns().len(), "{kind}: a field twice");
         }
+    }
+
+    #[test]
+    fn the_privacy_model_knows_which_kinds_have_special_records() {
+        let special: Vec<&str> = PRESETS
+            .iter()
+            .filter(|p| p.records_are_special())
+            .map(|p| p.kind())
+            .collect();
+        assert_eq!(
+            special,
+            model::privacy::SPECIAL_SOURCE_KINDS,
+            "list the kind in model::privacy::SPECIAL_SOURCE_KINDS"
+        );
     }
 
     #[test]

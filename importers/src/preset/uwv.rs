@@ -58,6 +58,10 @@ impl Preset for Uwv {
         model::OrganisationKind::Uwv
     }
 
+    fn records_are_special(&self) -> bool {
+        true
+    }
+
     fn full_export(&self) -> bool {
         false
     }

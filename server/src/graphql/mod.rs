@@ -12,7 +12,7 @@ use async_graphql::{
 };
 use model::entity::{
     audit_event, candidate_profile, consent, import_run, organisation, person, person_identity,
-    placement, rejected_row, sensitive_detail, source,
+    placement, rejected_row, sensitive_detail, source, source_record,
 };
 use model::privacy::PrivacyClass;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -983,6 +983,8 @@ pub(super) struct PersonParts {
     /// The placements' organisations.
     organisations: bool,
     consents: bool,
+    /// The source records (provenance).
+    sources: bool,
 }
 
 impl PersonParts {
@@ -995,6 +997,7 @@ impl PersonParts {
         outcomes: true,
         organisations: true,
         consents: true,
+        sources: true,
     };
 
     /// The parts the selections of a `Person` ask for (fragments and aliases included).
@@ -1008,6 +1011,7 @@ impl PersonParts {
             outcomes: any(&|s| s.field("placements").field("outcome").exists()),
             organisations: any(&|s| s.field("placements").field("organisation").exists()),
             consents: any(&|s| s.field("consents").exists()),
+            sources: any(&|s| s.field("sources").exists()),
         }
     }
 }
@@ -1116,6 +1120,33 @@ async fn load_persons(
             p.derived_outcome = d.outcome.map(|o| o.as_str());
         }
     }
+    let mut records: HashMap<i64, Vec<SourceRecordRow>> = HashMap::new();
+    if parts.sources {
+        let sources: HashMap<i64, source::Model> = source::Entity::find()
+            .all(db)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
+        for m in source_record::Entity::find()
+            .filter(source_record::Column::PersonId.is_in(ids.clone()))
+            .order_by_asc(source_record::Column::SourceId)
+            .order_by_asc(source_record::Column::Id)
+            .all(db)
+            .await
+            .map_err(db_error)?
+        {
+            let (Some(person_id), Some(src)) = (m.person_id, sources.get(&m.source_id)) else {
+                continue;
+            };
+            records.entry(person_id).or_default().push(SourceRecordRow {
+                source: src.name.clone(),
+                special: model::privacy::SPECIAL_SOURCE_KINDS.contains(&src.kind.as_str()),
+                m,
+            });
+        }
+    }
     let mut consents: HashMap<i64, Vec<consent::Model>> = HashMap::new();
     if parts.consents {
         for c in consent::Entity::find()
@@ -1154,6 +1185,15 @@ async fn load_persons(
                     .unwrap_or_default()
                     .into_iter()
                     .map(|m| Consent {
+                        m,
+                        scope: scope.clone(),
+                    })
+                    .collect(),
+                sources: records
+                    .remove(&p.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|m| SourceRecord {
                         m,
                         scope: scope.clone(),
                     })
@@ -1858,6 +1898,7 @@ pub struct Person {
     sensitive: Option<SensitiveDetail>,
     placements: Vec<Placement>,
     consents: Vec<Consent>,
+    sources: Vec<SourceRecord>,
 }
 
 #[Object(visible = "visible_person")]
@@ -1892,6 +1933,27 @@ impl Person {
     #[graphql(visible = "visible_internal")]
     async fn consents(&self) -> &[Consent] {
         &self.consents
+    }
+    /// Where the person's data came from (provenance): one record per source row that named
+    /// them, by source, with when it was first and last seen and the run that last saw it.
+    /// Records of sources whose every record is special (UWV's register) are listed only to
+    /// callers who may read special fields, with a processing purpose; each such listing is
+    /// audited.
+    #[graphql(visible = "visible_internal")]
+    async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<&SourceRecord>> {
+        self.scope
+            .check(ctx, "source_record", "source_id", "Person.sources")?;
+        Ok(self
+            .sources
+            .iter()
+            .filter(|r| {
+                !r.m.special
+                    || self
+                        .scope
+                        .check(ctx, "source_record", "raw_values", "Person.sources")
+                        .is_ok()
+            })
+            .collect())
     }
 }
 
@@ -2083,6 +2145,66 @@ guarded_object!(
         approved_at: Option<chrono::DateTime<chrono::Utc>> = |m, _| m.approved_at,
         /// Who recorded it (a caseworker, or `import:<source>`).
         recorded_by: String = |m, _| m.recorded_by.clone(),
+    }
+);
+
+/// A source record with its source's name, for [`SourceRecord`].
+#[derive(Clone)]
+pub struct SourceRecordRow {
+    m: source_record::Model,
+    /// The source's name.
+    source: String,
+    /// The source's every record is special (`model::privacy::SPECIAL_SOURCE_KINDS`).
+    special: bool,
+}
+
+/// One cell of a source row as stored: personal and special cells read `[personal]`.
+#[derive(async_graphql::SimpleObject)]
+pub struct SourceValue {
+    /// The column, as the source names it.
+    column: String,
+    /// The cell's text; null when empty.
+    value: Option<String>,
+}
+
+guarded_object!(
+    /// What one source said about a person: a row of an import, kept as it was read (internal).
+    SourceRecord, "source_record", SourceRecordRow, visible = "visible_internal", {
+        /// The source's name.
+        source("source_id"): String = |r, _| r.source.clone(),
+        /// The row's key in the source (Klantnummer, Personeelsnummer, …).
+        source_key: String = |r, _| r.m.source_key.clone(),
+        /// Whether the source's latest full export still had the row.
+        active: bool = |r, _| r.m.active,
+        /// When a full export no longer had it.
+        deactivated_at: Option<chrono::DateTime<chrono::Utc>> = |r, _| r.m.deactivated_at,
+        /// The file (or URL) it was last read from.
+        file: Option<String> = |r, _| r.m.file.clone(),
+        /// Its row number there.
+        row_number: Option<i64> = |r, _| r.m.row_number,
+        /// When a run first read it.
+        first_seen_at: chrono::DateTime<chrono::Utc> = |r, _| r.m.first_seen_at,
+        /// When a run last read it.
+        last_seen_at: chrono::DateTime<chrono::Utc> = |r, _| r.m.last_seen_at,
+        /// The import run that last read it (`importRun(id:)`, stewards).
+        import_run("import_run_id"): ID = |r, _| ID(r.m.import_run_id.to_string()),
+        /// The row's cells as read, by column; personal and special cells read `[personal]`
+        /// (special: needs `special:read` and a processing purpose).
+#[graphql(visible = "visible_special")]
+        values("raw_values"): Vec<SourceValue> = |r, _| r
+            .m
+            .raw_values
+            .as_object()
+            .map(|cells| {
+                cells
+                    .iter()
+                    .map(|(column, v)| SourceValue {
+                        column: column.clone(),
+                        value: v.as_str().map(str::to_owned),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 );
 
