@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use common::TestEnv;
-use model::entity::{person, rejected_row, sensitive_detail, source};
+use model::entity::{person, rejected_row, sensitive_detail, source, source_record};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -530,5 +530,99 @@ async fn register_entries_hold_only_within_their_validity() {
         holding().await,
         vec![first.person_id, second.person_id, third.person_id]
     );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_listed_twice_in_one_run_keeps_its_latest_state() {
+    let env = TestEnv::migrated().await;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(8);
+    let [a, b, c]: [String; 3] = std::array::from_fn(|_| importers::fixtures::random_bsn(&mut rng));
+    let entry = |bsn: &str, until: Option<&str>, changed: &str| {
+        json!({
+            "bsn": bsn,
+            "indicatie": "banenafspraak",
+            "geldig_vanaf": "2026-01-01",
+            "geldig_tot": until,
+            "gewijzigd_op": changed,
+        })
+    };
+    // A feed whose items changed while the run paged through lists them twice. With two rows
+    // per batch: A's older state comes after its newer one; B's newer state follows its older
+    // one in the same batch; C's newer state comes a batch after its older one was written.
+    let feed: Shared = Arc::new(Mutex::new(Feed {
+        items: vec![
+            entry(&c, None, "2026-05-01T10:00:00Z"),
+            entry(&a, Some("2027-06-30"), "2026-05-01T11:00:00Z"),
+            entry(&a, None, "2026-05-01T10:30:00Z"),
+            entry(&b, None, "2026-05-01T10:00:00Z"),
+            entry(&b, Some("2027-03-31"), "2026-05-01T11:00:00Z"),
+            entry(&c, Some("2027-01-31"), "2026-05-01T11:00:00Z"),
+        ],
+        ..Default::default()
+    }));
+    let url = serve(feed.clone()).await;
+    configure(
+        &env,
+        &url,
+        "token_env = \"UWV_TOKEN\"\n\n[import]\nbatch_size = 2\n",
+    );
+
+    // A dry run counts what the run will do.
+    let out = Command::new(BIN)
+        .current_dir(env.dir.path())
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(env.binary_env())
+        .env("UWV_TOKEN", TOKEN)
+        .args(["import", "uwv", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let figures: Vec<u64> = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("│ 6 "))
+        .unwrap_or_else(|| panic!("a summary row for 6 rows read: {stdout}"))
+        .split(['│', '┆'])
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    assert_eq!(&figures[..5], [6, 3, 2, 1, 0], "{stdout}");
+
+    let out = import(&env, TOKEN);
+    assert_ok(&out);
+    let run = env.last_run().await;
+    assert_eq!(
+        (
+            run.rows_read,
+            run.rows_inserted,
+            run.rows_updated,
+            run.rows_unchanged,
+            run.rows_rejected
+        ),
+        (6, 3, 2, 1, 0)
+    );
+    assert_eq!(
+        source_record::Entity::find().count(&env.db).await.unwrap(),
+        3
+    );
+    for (bsn, until) in [(&a, "2027-06-30"), (&b, "2027-03-31"), (&c, "2027-01-31")] {
+        let pseudonym = env.protector.pseudonym(&model::Bsn::parse(bsn).unwrap());
+        let person = person::Entity::find()
+            .filter(person::Column::BsnPseudonym.eq(pseudonym))
+            .one(&env.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let detail = sensitive_detail::Entity::find()
+            .filter(sensitive_detail::Column::PersonId.eq(person.id))
+            .one(&env.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            detail.target_group_register_until.map(|d| d.to_string()),
+            Some(until.to_owned())
+        );
+    }
     env.cleanup().await;
 }

@@ -468,7 +468,13 @@ impl Importer {
                     Mapped::Row(row) => {
                         batch.counts.read += 1;
                         match row {
-                            MappedRow::Ok(record, hash, meta) => batch.push(record, hash, meta),
+                            MappedRow::Ok(record, hash, meta) => {
+                                if let Some((record, hash, meta)) = batch.push(record, hash, meta) {
+                                    batch.flush().await?;
+                                    let queued = batch.queue(record, hash, meta);
+                                    debug_assert!(queued.is_none(), "the batch was empty");
+                                }
+                            }
                             MappedRow::Rejected(meta, rejection, changed_at) => {
                                 if let Some(t) = changed_at {
                                     batch.note_change(t);
@@ -843,6 +849,8 @@ struct Batch<'a> {
     batch_keys: HashMap<String, u64>,
     /// Key → the row that first had it (dry runs only: real runs ask the records they wrote).
     first_row: HashMap<String, u64>,
+    /// Feeds: key → the change time and content hash of the latest state this run has of it.
+    feed_seen: HashMap<String, (DateTime<Utc>, String)>,
     /// When this run last said it is alive.
     last_heartbeat: Option<DateTime<Utc>>,
 }
@@ -878,6 +886,7 @@ impl<'a> Batch<'a> {
             latest_change: None,
             batch_keys: HashMap::new(),
             first_row: HashMap::new(),
+            feed_seen: HashMap::new(),
             last_heartbeat: None,
         })
     }
@@ -901,7 +910,14 @@ impl<'a> Batch<'a> {
         }
     }
 
-    fn push(&mut self, mut record: Record, hash: String, meta: RowMeta) {
+    /// Queues a row. Returns it when it must wait for the rows queued before it to be written
+    /// first: a feed's later state of an item already waiting in this batch.
+    fn push(
+        &mut self,
+        mut record: Record,
+        hash: String,
+        meta: RowMeta,
+    ) -> Option<(Record, String, RowMeta)> {
         if record.key_with_bsn
             && let Some(bsn) = &record.bsn
         {
@@ -910,6 +926,49 @@ impl<'a> Batch<'a> {
                 &self.importer.protector.pseudonym(bsn)[..32],
                 record.source_key
             );
+        }
+        self.queue(record, hash, meta)
+    }
+
+    /// [`Batch::push`] for a row whose key is final.
+    fn queue(
+        &mut self,
+        record: Record,
+        hash: String,
+        meta: RowMeta,
+    ) -> Option<(Record, String, RowMeta)> {
+        // A feed may list an item twice in one run (it changed while the run paged through):
+        // the latest change wins, whatever the order; an older state changes nothing.
+        if let Some(t) = record.changed_at {
+            self.note_change(t);
+            let seen = self.feed_seen.get(&record.source_key).cloned();
+            self.feed_seen
+                .insert(record.source_key.clone(), (t, hash.clone()));
+            if let Some((seen_at, seen_hash)) = seen {
+                if t < seen_at {
+                    self.feed_seen
+                        .insert(record.source_key.clone(), (seen_at, seen_hash));
+                    self.counts.unchanged += 1;
+                    return None;
+                }
+                if self.run_id.is_none() {
+                    // Dry run: what writing it over the earlier state would do.
+                    if seen_hash == hash {
+                        self.counts.unchanged += 1;
+                    } else {
+                        self.counts.updated += 1;
+                    }
+                    return None;
+                }
+                if self.batch_keys.contains_key(&record.source_key) {
+                    return Some((record, hash, meta));
+                }
+                // Written earlier in this run: `flush` takes it as a later observation.
+                self.batch_keys
+                    .insert(record.source_key.clone(), meta.number);
+                self.rows.push((record, hash, meta));
+                return None;
+            }
         }
         // Duplicates within the batch are caught here, earlier ones in the run by the records
         // this run already wrote (see `flush`); dry runs write none, so they remember keys.
@@ -926,7 +985,7 @@ impl<'a> Batch<'a> {
         if let Some(prev) = prev {
             let rejection = self.duplicate(prev);
             self.reject(meta, rejection);
-            return;
+            return None;
         }
         self.batch_keys
             .insert(record.source_key.clone(), meta.number);
@@ -934,10 +993,8 @@ impl<'a> Batch<'a> {
             self.first_row
                 .insert(record.source_key.clone(), meta.number);
         }
-        if let Some(t) = record.changed_at {
-            self.note_change(t);
-        }
         self.rows.push((record, hash, meta));
+        None
     }
 
     /// Remembers the latest change time a feed reported, for the next run's `updated_since`.
@@ -1012,8 +1069,9 @@ impl<'a> Batch<'a> {
         let mut kept = Vec::with_capacity(rows.len());
         for (record, hash, meta) in rows {
             match existing.get(&record.source_key) {
-                // Written earlier in this run: the key is a duplicate.
-                Some(old) if old.import_run_id == run_id => {
+                // Written earlier in this run: the key is a duplicate (a feed's later state of an
+                // item is not: see `push`).
+                Some(old) if old.import_run_id == run_id && record.changed_at.is_none() => {
                     let rejection = self.duplicate(old.row_number.unwrap_or(0) as u64);
                     self.reject(meta, rejection);
                 }
