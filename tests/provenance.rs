@@ -81,6 +81,13 @@ async fn stored(env: &TestEnv, person_id: i64) -> (BTreeSet<(String, String)>, B
     (pairs, special)
 }
 
+/// The database id of a person node listed to the municipality.
+fn person_id(env: &TestEnv, node: &Value) -> i64 {
+    env.protector
+        .open_id(MUNICIPALITY, node["id"].as_str().unwrap())
+        .unwrap()
+}
+
 fn listed(node: &Value) -> BTreeSet<(String, String)> {
     node["sources"]
         .as_array()
@@ -113,10 +120,7 @@ async fn a_caseworker_sees_where_each_persons_data_came_from() {
     let mut linked = 0;
     let mut special_held = 0;
     for node in &nodes {
-        let id = env
-            .protector
-            .open_id(MUNICIPALITY, node["id"].as_str().unwrap())
-            .unwrap();
+        let id = person_id(&env, node);
         let (all, special_sources) = stored(&env, id).await;
         let public: BTreeSet<_> = all
             .iter()
@@ -195,10 +199,7 @@ async fn a_caseworker_sees_where_each_persons_data_came_from() {
     .await;
     let mut uwv = 0;
     for node in &nodes {
-        let id = env
-            .protector
-            .open_id(MUNICIPALITY, node["id"].as_str().unwrap())
-            .unwrap();
+        let id = person_id(&env, node);
         let (all, special_sources) = stored(&env, id).await;
         assert_eq!(listed(node), all, "person {id}");
         for s in node["sources"].as_array().unwrap() {

@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use common::TestEnv;
-use model::entity::{person, rejected_row, sensitive_detail, source, source_record};
+use model::entity::{import_run, person, rejected_row, sensitive_detail, source_record};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -123,6 +123,17 @@ fn configure(env: &TestEnv, url: &str, settings: &str) {
     .unwrap();
 }
 
+/// A run's rows: (read, inserted, updated, unchanged, rejected).
+fn figures(run: &import_run::Model) -> (i64, i64, i64, i64, i64) {
+    (
+        run.rows_read,
+        run.rows_inserted,
+        run.rows_updated,
+        run.rows_unchanged,
+        run.rows_rejected,
+    )
+}
+
 /// Fails the test with the command's output unless it succeeded.
 fn assert_ok(out: &std::process::Output) {
     assert!(
@@ -221,14 +232,8 @@ async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
         );
         assert!(!feed.requests[0].0.contains_key("updated_since"));
     }
-    let src = source::Entity::find()
-        .filter(source::Column::Name.eq("uwv"))
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        src.updated_since.as_deref(),
+        env.updated_since("uwv").await.as_deref(),
         Some("2026-05-01T11:00:00+00:00")
     );
 
@@ -241,16 +246,7 @@ async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
     let out = import(&env, TOKEN);
     assert_ok(&out);
     let run = env.last_run().await;
-    assert_eq!(
-        (
-            run.rows_read,
-            run.rows_inserted,
-            run.rows_updated,
-            run.rows_unchanged,
-            run.rows_rejected
-        ),
-        (14, 1, 0, 12, 1)
-    );
+    assert_eq!(figures(&run), (14, 1, 0, 12, 1));
     assert!(feed.lock().unwrap().requests[0].0["updated_since"].starts_with("2026-05-01T10:55:00"));
 
     // An item the feed publishes late, stamped with the very second already seen, is not
@@ -265,13 +261,8 @@ async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
         (run.rows_read, run.rows_inserted, run.rows_unchanged),
         (2, 1, 1)
     );
-    let src = source::Entity::find_by_id(src.id)
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        src.updated_since.as_deref(),
+        env.updated_since("uwv").await.as_deref(),
         Some("2026-06-01T09:00:00+00:00")
     );
 
@@ -283,13 +274,8 @@ async fn the_uwv_feed_is_paged_retried_linked_and_incremental() {
     assert!(err.contains("401"), "{err}");
     assert!(!err.contains("XYZ-9876"), "no token in errors: {err}");
     assert_eq!(feed.lock().unwrap().requests.len(), 1, "401 is not retried");
-    let src = source::Entity::find_by_id(src.id)
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        src.updated_since.as_deref(),
+        env.updated_since("uwv").await.as_deref(),
         Some("2026-06-01T09:00:00+00:00")
     );
     env.cleanup().await;
@@ -579,28 +565,19 @@ async fn an_item_listed_twice_in_one_run_keeps_its_latest_state() {
         .unwrap();
     assert_ok(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let figures: Vec<u64> = stdout
+    let summary: Vec<u64> = stdout
         .lines()
         .find(|l| l.trim_start().starts_with("│ 6 "))
         .unwrap_or_else(|| panic!("a summary row for 6 rows read: {stdout}"))
         .split(['│', '┆'])
         .filter_map(|c| c.trim().parse().ok())
         .collect();
-    assert_eq!(&figures[..5], [6, 3, 2, 1, 0], "{stdout}");
+    assert_eq!(&summary[..5], [6, 3, 2, 1, 0], "{stdout}");
 
     let out = import(&env, TOKEN);
     assert_ok(&out);
     let run = env.last_run().await;
-    assert_eq!(
-        (
-            run.rows_read,
-            run.rows_inserted,
-            run.rows_updated,
-            run.rows_unchanged,
-            run.rows_rejected
-        ),
-        (6, 3, 2, 1, 0)
-    );
+    assert_eq!(figures(&run), (6, 3, 2, 1, 0));
     assert_eq!(
         source_record::Entity::find().count(&env.db).await.unwrap(),
         3

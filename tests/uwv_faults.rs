@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::TestEnv;
-use model::entity::{person, rejected_row, sensitive_detail, source, source_record};
+use model::entity::{person, rejected_row, sensitive_detail, source_record};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -273,16 +273,6 @@ async fn counts(env: &TestEnv) -> [u64; 5] {
     ]
 }
 
-async fn updated_since(env: &TestEnv) -> Option<String> {
-    source::Entity::find()
-        .filter(source::Column::Name.eq("uwv"))
-        .one(&env.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .updated_since
-}
-
 /// A feed with a clean first run behind it, and a second batch waiting: 200 new persons
 /// (every third with a job-agreement registration) and 50 of the first batch's persons with a
 /// new `banenafspraak` indication, listed by BSN with change times in no particular order.
@@ -331,7 +321,7 @@ async fn scenario() -> Scenario {
     assert!(out.status.success(), "{}", text(&out));
     let before = counts(&env).await;
     assert_eq!(before, [120, 120, 120, 0, 1]);
-    let since = updated_since(&env).await;
+    let since = env.updated_since("uwv").await;
     assert_eq!(since.as_deref(), Some("2026-01-28T08:00:00+00:00"));
 
     // The second batch: change times spread over March, the latest in the middle of the list.
@@ -402,7 +392,7 @@ impl Scenario {
             "the failed run left nothing behind"
         );
         assert_eq!(
-            updated_since(&self.env).await,
+            self.env.updated_since("uwv").await,
             self.since,
             "updated_since did not move"
         );
@@ -432,7 +422,10 @@ impl Scenario {
             ("succeeded", 254, 250, 4)
         );
         assert_eq!(counts(&self.env).await, self.after);
-        assert_eq!(updated_since(&self.env).await, Some(self.latest.clone()));
+        assert_eq!(
+            self.env.updated_since("uwv").await,
+            Some(self.latest.clone())
+        );
         // And nothing is left for the run after: it asks from the new `updated_since` (less
         // the overlap) and finds nothing new.
         let out = import(&self.env);

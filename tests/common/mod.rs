@@ -170,7 +170,6 @@ impl TestEnv {
             .0
     }
 
-    /// Environment for the binary: database URL and keys, no configuration file.
     /// The newest import run (the test has run at least one).
     pub async fn last_run(&self) -> model::entity::import_run::Model {
         use model::entity::import_run;
@@ -183,6 +182,20 @@ impl TestEnv {
             .expect("an import run")
     }
 
+    /// The `updated_since` the source `name` keeps for its next run.
+    pub async fn updated_since(&self, name: &str) -> Option<String> {
+        use model::entity::source;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        source::Entity::find()
+            .filter(source::Column::Name.eq(name))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("the source's row")
+            .updated_since
+    }
+
+    /// Environment for the binary: database URL and keys, no configuration file.
     pub fn binary_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("DATABASE_URL", self.url.clone()),
