@@ -4,6 +4,7 @@
 //! with their reason) or, when the input cannot be read at all, rolls back and leaves the database
 //! as it was; the `import_run` row records the outcome either way.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
@@ -586,6 +587,13 @@ impl Importer {
     }
 }
 
+/// A content hash in eight bytes, to tell two states of a feed's item apart.
+fn fingerprint(hash: &str) -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+        .hash_one(hash)
+}
+
 /// A stored `updated_since` (RFC 3339, written by this pipeline).
 fn parse_time(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t)
@@ -849,8 +857,9 @@ struct Batch<'a> {
     batch_keys: HashMap<String, u64>,
     /// Key → the row that first had it (dry runs only: real runs ask the records they wrote).
     first_row: HashMap<String, u64>,
-    /// Feeds: key → the change time and content hash of the latest state this run has of it.
-    feed_seen: HashMap<String, (DateTime<Utc>, String)>,
+    /// Feeds: key → the change time and content fingerprint of the latest state this run has
+    /// of it.
+    feed_seen: HashMap<String, (DateTime<Utc>, u64)>,
     /// When this run last said it is alive.
     last_heartbeat: Option<DateTime<Utc>>,
 }
@@ -941,19 +950,22 @@ impl<'a> Batch<'a> {
         // the latest change wins, whatever the order; an older state changes nothing.
         if let Some(t) = record.changed_at {
             self.note_change(t);
-            let seen = self.feed_seen.get(&record.source_key).cloned();
-            self.feed_seen
-                .insert(record.source_key.clone(), (t, hash.clone()));
-            if let Some((seen_at, seen_hash)) = seen {
-                if t < seen_at {
-                    self.feed_seen
-                        .insert(record.source_key.clone(), (seen_at, seen_hash));
+            let state = (t, fingerprint(&hash));
+            let earlier = match self.feed_seen.entry(record.source_key.clone()) {
+                Entry::Occupied(e) if t < e.get().0 => {
                     self.counts.unchanged += 1;
                     return None;
                 }
+                Entry::Occupied(mut e) => Some(e.insert(state)),
+                Entry::Vacant(e) => {
+                    e.insert(state);
+                    None
+                }
+            };
+            if let Some((_, earlier_hash)) = earlier {
                 if self.run_id.is_none() {
                     // Dry run: what writing it over the earlier state would do.
-                    if seen_hash == hash {
+                    if earlier_hash == state.1 {
                         self.counts.unchanged += 1;
                     } else {
                         self.counts.updated += 1;
