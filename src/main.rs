@@ -157,6 +157,25 @@ enum TokenAction {
         #[arg(long, default_value = "cli")]
         subject: String,
     },
+    /// List issued tokens (ids, who, role, organisation, expiry); never the tokens themselves.
+    List {
+        /// Also revoked and expired tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke tokens: refused from the next request on.
+    ///
+    /// Example: werkbrug token revoke --subject laptop-jan   (every token issued to it)
+    Revoke {
+        /// Token ids, as `werkbrug token list` shows them.
+        ids: Vec<String>,
+        /// Every token issued to this subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Every token of this organisation (name or code).
+        #[arg(long)]
+        org: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -223,13 +242,32 @@ async fn main() -> Result<()> {
             Migrator::up(&db, None)
                 .await
                 .context("cannot apply migrations")?;
-            let TokenAction::Create {
-                role,
-                org,
-                scopes,
-                ttl,
-                subject,
-            } = action;
+            let (role, org, scopes, ttl, subject) = match action {
+                TokenAction::Create {
+                    role,
+                    org,
+                    scopes,
+                    ttl,
+                    subject,
+                } => (role, org, scopes, ttl, subject),
+                TokenAction::List { all } => return list_tokens(&db, all).await,
+                TokenAction::Revoke { ids, subject, org } => {
+                    let what = auth::Revocation {
+                        ids,
+                        subject,
+                        organisation: org,
+                    };
+                    let revoked = auth::revoke_tokens(&db, &what).await?;
+                    for id in &revoked {
+                        println!("{id}");
+                    }
+                    eprintln!(
+                        "revoked {} token(s); they are refused from the next request on",
+                        revoked.len()
+                    );
+                    return Ok(());
+                }
+            };
             let ttl = ttl.unwrap_or(loaded.settings.auth.default_token_ttl.clone());
             let request = TokenRequest {
                 subject,
@@ -406,6 +444,48 @@ async fn migrate(db: &DatabaseConnection, action: MigrateAction) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Prints issued tokens as a table (`werkbrug token list`).
+async fn list_tokens(db: &DatabaseConnection, all: bool) -> Result<()> {
+    let now = chrono::Utc::now();
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header([
+        "id",
+        "subject",
+        "role",
+        "organisation",
+        "scopes",
+        "issued",
+        "expires",
+        "status",
+    ]);
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+    for (t, org) in auth::list_tokens(db, all).await? {
+        let status = match t.revoked_at {
+            Some(at) => format!("revoked {}", time(at)),
+            None if t.expires_at <= now => "expired".to_owned(),
+            None => "active".to_owned(),
+        };
+        let scopes: Vec<&str> = t
+            .scopes
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+            .unwrap_or_default();
+        table.add_row([
+            t.token_id.clone(),
+            t.subject.clone(),
+            t.role.clone(),
+            org,
+            scopes.join(" "),
+            time(t.created_at),
+            time(t.expires_at),
+            status,
+        ]);
+    }
+    println!("{table}");
     Ok(())
 }
 

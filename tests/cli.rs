@@ -317,6 +317,145 @@ async fn serves_a_configured_database() {
     env.cleanup().await;
 }
 
+#[tokio::test]
+async fn tokens_are_listed_and_revoked_from_the_next_request_on() {
+    let env = common::TestEnv::with_sample().await;
+    let envs = env.binary_env();
+    let werkbrug = |args: &[&str]| {
+        Command::new(BIN)
+            .current_dir(env.dir.path())
+            .env_remove("WERKBRUG_CONFIG")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let partner = ["--role", "partner", "--org", "schoonmaak-amstelglans"];
+    let laptop = last_line(&token_create(
+        env.dir.path(),
+        &envs,
+        &[&partner[..], &["--subject", "laptop-jan"]].concat(),
+    ));
+    let tool = last_line(&token_create(
+        env.dir.path(),
+        &envs,
+        &[&partner[..], &["--subject", "hr-tool"]].concat(),
+    ));
+    // The list names every token by id, never the token itself.
+    let out = werkbrug(&["token", "list"]);
+    let list = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{list}");
+    let id_of = |subject: &str| {
+        list.lines()
+            .find(|l| l.contains(subject))
+            .and_then(|l| l.split('┆').next())
+            .map(|c| {
+                c.trim_matches(|ch: char| ch == '│' || ch.is_whitespace())
+                    .to_owned()
+            })
+            .unwrap_or_else(|| panic!("{subject} listed: {list}"))
+    };
+    let tool_id = id_of("hr-tool");
+    assert!(
+        tool_id.len() == 36 && tool_id.matches('-').count() == 4,
+        "a token id: {tool_id}"
+    );
+    assert!(
+        list.contains("schoonmaak-amstelglans") && list.contains("active"),
+        "{list}"
+    );
+    assert!(
+        !list.contains(&laptop) && !list.contains(&tool),
+        "no token in the list"
+    );
+
+    let mut server = spawn(
+        Command::new(BIN)
+            .current_dir(env.dir.path())
+            .env_remove("WERKBRUG_CONFIG")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(["serve", "--listen", "127.0.0.1:0"]),
+    );
+    let me = "{ me { role } }";
+    for t in [&laptop, &tool] {
+        assert_eq!(server.query(t, me).await["data"]["me"]["role"], "partner");
+    }
+
+    // A lost laptop: every token issued to it is refused on the next request, the others work.
+    let out = werkbrug(&["token", "revoke", "--subject", "laptop-jan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let r = server.query(&laptop, me).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{r}"
+    );
+    assert_eq!(
+        server.query(&tool, me).await["data"]["me"]["role"],
+        "partner"
+    );
+
+    // By id; again changes nothing; an unknown id or no selection says what to do.
+    let out = werkbrug(&["token", "revoke", &tool_id]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), tool_id);
+    let r = server.query(&tool, me).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{r}"
+    );
+    let out = werkbrug(&["token", "revoke", &tool_id]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "");
+    let out = werkbrug(&["token", "revoke", "no-such-id"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no token with id `no-such-id`; `werkbrug token list` shows the ids")
+    );
+    let out = werkbrug(&["token", "revoke"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("name the tokens to revoke: their ids, --subject or --org")
+    );
+
+    // A partner that leaves: every token of the organisation, and only those.
+    let third = last_line(&token_create(
+        env.dir.path(),
+        &envs,
+        &[&partner[..], &["--subject", "planner"]].concat(),
+    ));
+    let network = last_line(&token_create(
+        env.dir.path(),
+        &envs,
+        &["--role", "network", "--org", "sociaal-werkkoepel"],
+    ));
+    let out = werkbrug(&["token", "revoke", "--org", "Schoonmaak Amstelglans"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let r = server.query(&third, me).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{r}"
+    );
+    assert_eq!(
+        server.query(&network, me).await["data"]["me"]["role"],
+        "network"
+    );
+
+    // Revoked tokens leave the default list and stay in the full one.
+    let out = werkbrug(&["token", "list"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hr-tool"));
+    let out = werkbrug(&["token", "list", "--all"]);
+    let all = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(all.matches("revoked").count(), 3, "{all}");
+    server.stop();
+    env.cleanup().await;
+}
+
 #[test]
 fn configuration_errors_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use model::Role;
 use model::entity::{api_token, organisation};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,12 @@ pub enum AuthError {
     /// Signature, algorithm, expiry, issuer or revocation check failed.
     #[error("invalid or expired token")]
     Invalid,
+    /// No issued token has that id.
+    #[error("no token with id `{0}`; `werkbrug token list` shows the ids")]
+    UnknownToken(String),
+    /// A revocation that names no tokens.
+    #[error("name the tokens to revoke: their ids, --subject or --org")]
+    NothingToRevoke,
     /// The database could not be reached.
     #[error("database error while checking the token: {0}")]
     Db(#[from] sea_orm::DbErr),
@@ -209,6 +217,86 @@ pub async fn issue_token(
         exp: expires.timestamp(),
     };
     Ok((keys.sign(&claims), expires))
+}
+
+/// Which issued tokens to revoke; every token that matches any of them.
+#[derive(Debug, Default, Clone)]
+pub struct Revocation {
+    /// Token ids (`jti`), as `werkbrug token list` shows them.
+    pub ids: Vec<String>,
+    /// Every token issued to this subject.
+    pub subject: Option<String>,
+    /// Every token of this organisation (name or code).
+    pub organisation: Option<String>,
+}
+
+/// Issued tokens with their organisation's code, newest first; without `all`, only those still
+/// valid (neither revoked nor expired).
+pub async fn list_tokens(
+    db: &DatabaseConnection,
+    all: bool,
+) -> Result<Vec<(api_token::Model, String)>, AuthError> {
+    let mut q = api_token::Entity::find()
+        .find_also_related(organisation::Entity)
+        .order_by_desc(api_token::Column::Id);
+    if !all {
+        q = q
+            .filter(api_token::Column::RevokedAt.is_null())
+            .filter(api_token::Column::ExpiresAt.gt(Utc::now()));
+    }
+    Ok(q.all(db)
+        .await?
+        .into_iter()
+        .map(|(t, org)| (t, org.map(|o| o.code).unwrap_or_default()))
+        .collect())
+}
+
+/// Revokes the tokens `what` names: they are refused from the next request on (every request
+/// checks revocation). Returns the ids revoked now; tokens revoked before stay as they were.
+pub async fn revoke_tokens(
+    db: &DatabaseConnection,
+    what: &Revocation,
+) -> Result<Vec<String>, AuthError> {
+    if what.ids.is_empty() && what.subject.is_none() && what.organisation.is_none() {
+        return Err(AuthError::NothingToRevoke);
+    }
+    for id in &what.ids {
+        let known = api_token::Entity::find()
+            .filter(api_token::Column::TokenId.eq(id))
+            .one(db)
+            .await?;
+        if known.is_none() {
+            return Err(AuthError::UnknownToken(id.clone()));
+        }
+    }
+    let mut any = Condition::any();
+    if !what.ids.is_empty() {
+        any = any.add(api_token::Column::TokenId.is_in(what.ids.clone()));
+    }
+    if let Some(subject) = &what.subject {
+        any = any.add(api_token::Column::Subject.eq(subject));
+    }
+    if let Some(org) = &what.organisation {
+        any = any.add(api_token::Column::OrganisationId.eq(find_organisation(db, org).await?.id));
+    }
+    let txn = model::db::begin_write(db).await?;
+    let ids: Vec<String> = api_token::Entity::find()
+        .filter(any)
+        .filter(api_token::Column::RevokedAt.is_null())
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|t| t.token_id)
+        .collect();
+    let now = Utc::now();
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, Expr::value(now))
+        .col_expr(api_token::Column::UpdatedAt, Expr::value(now))
+        .filter(api_token::Column::TokenId.is_in(ids.clone()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(ids)
 }
 
 /// Verifies a bearer token and resolves the caller; refuses revoked or unknown tokens.
