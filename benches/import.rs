@@ -3,8 +3,9 @@
 //! Generates municipality exports (XLSX and CSV) of each size, then prints in one run: rows/s of
 //! the reader alone (calamine for XLSX), rows/s of the full `werkbrug import` into SQLite (and
 //! into PostgreSQL when `BENCH_DATABASE_URL` or `TEST_DATABASE_URL` is set), the ratio
-//! full import / read alone in time, the re-import of the unchanged file, and each import's peak
-//! memory. Figures go to docs/benchmarks.md.
+//! full import / read alone in time, the re-import of the unchanged file (which finds the file
+//! the last run read and reads nothing), the same re-import reading every row (`--reread`), and
+//! each import's peak memory. Figures go to docs/benchmarks.md.
 
 use std::path::Path;
 use std::process::Command;
@@ -31,9 +32,9 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     println!(
-        "| rows | format | database | read alone (rows/s) | import (rows/s) | import / read (time) | re-import (rows/s) | first / re-import (time) | peak memory import (MiB) |"
+        "| rows | format | database | read alone (rows/s) | import (rows/s) | import / read (time) | re-import (rows/s) | first / re-import (time) | re-import --reread (rows/s) | first / --reread (time) | peak memory import (MiB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for &n in &sizes {
         let started = Instant::now();
         let rows = municipality_rows(n, 1);
@@ -64,15 +65,18 @@ fn main() {
                 dbs.push(("postgres", url, Some((base.clone(), schema))));
             }
             for (db_name, url, schema) in dbs {
-                let first = import(bin, dir.path(), &url, format, file);
-                let again = import(bin, dir.path(), &url, format, file);
+                let first = import(bin, dir.path(), &url, format, file, &[]);
+                let again = import(bin, dir.path(), &url, format, file, &[]);
+                let reread = import(bin, dir.path(), &url, format, file, &["--reread"]);
                 println!(
-                    "| {n} | {format} | {db_name} | {:.0} | {:.0} | {:.2}× | {:.0} | {:.2}× | {:.0} |",
+                    "| {n} | {format} | {db_name} | {:.0} | {:.0} | {:.2}× | {:.0} | {:.2}× | {:.0} | {:.2}× | {:.0} |",
                     n as f64 / read_secs,
                     n as f64 / first.0,
                     first.0 / read_secs,
                     n as f64 / again.0,
                     first.0 / again.0,
+                    n as f64 / reread.0,
+                    first.0 / reread.0,
                     first.1,
                 );
                 if let Some((base, schema)) = schema {
@@ -112,7 +116,14 @@ async fn read_alone(format: &str, file: &Path, n: usize) -> f64 {
 }
 
 /// Runs `werkbrug import` once; seconds and peak memory (MiB) as it reports them.
-fn import(bin: &str, dir: &Path, url: &str, format: &str, file: &Path) -> (f64, f64) {
+fn import(
+    bin: &str,
+    dir: &Path,
+    url: &str,
+    format: &str,
+    file: &Path,
+    extra: &[&str],
+) -> (f64, f64) {
     let config = dir.join(format!("bench-{format}.toml"));
     std::fs::write(
         &config,
@@ -132,6 +143,7 @@ fn import(bin: &str, dir: &Path, url: &str, format: &str, file: &Path) -> (f64, 
         .env("WERKBRUG_PRIVACY__BSN_PSEUDONYM_KEY", keys)
         .env("RUST_LOG", "warn")
         .args(["--config", config.to_str().unwrap(), "import", "gemeente"])
+        .args(extra)
         .output()
         .unwrap();
     let secs = started.elapsed().as_secs_f64();

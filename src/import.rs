@@ -19,9 +19,9 @@ pub async fn run(
     db: DatabaseConnection,
     protector: BsnProtector,
     source: &str,
-    file: Option<String>,
-    dry_run: bool,
+    options: RunOptions,
 ) -> Result<()> {
+    let dry_run = options.dry_run;
     let importer = Importer::new(
         db,
         protector,
@@ -54,10 +54,8 @@ pub async fn run(
             source,
             Trigger::Command,
             RunOptions {
-                file,
-                dry_run,
-                run_id: None,
                 progress,
+                ..options
             },
         )
         .await;
@@ -98,6 +96,12 @@ pub async fn run(
             .unwrap_or_else(|| " (nothing written)".into())
     );
     println!("{table}");
+    if let Some(run) = summary.unchanged_since {
+        println!(
+            "the files are those run {run} read, unchanged: nothing read, its outcome repeated \
+             (--reread reads them again)"
+        );
+    }
     if let Some(peak) = peak_memory_mib() {
         println!("peak memory: {peak:.0} MiB");
     }

@@ -88,6 +88,9 @@ enum Command {
         /// Validate and count only; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Read every row even when the files are those the last successful run read.
+        #[arg(long)]
+        reread: bool,
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is its output.
     ExportSchema,
@@ -296,6 +299,7 @@ async fn main() -> Result<()> {
             source,
             file,
             dry_run,
+            reread,
         } => {
             let loaded = config::load(cli.config.as_deref())?;
             let keys = keys::load(&loaded)?;
@@ -303,7 +307,13 @@ async fn main() -> Result<()> {
             Migrator::up(&db, None)
                 .await
                 .context("cannot apply migrations")?;
-            import::run(&loaded.settings, db, keys.protector, &source, file, dry_run).await
+            let options = importers::RunOptions {
+                file,
+                dry_run,
+                reread,
+                ..Default::default()
+            };
+            import::run(&loaded.settings, db, keys.protector, &source, options).await
         }
         Command::Seed {
             persons,

@@ -101,6 +101,45 @@ fn municipality_fixture(n: usize) -> Vec<Vec<String>> {
     rows
 }
 
+/// What a run left: every source record (key, hash, active, person, file, row, and whether
+/// this run saw it) and the rows it rejected (row, column, reason, raw values).
+async fn run_state(env: &TestEnv, run_id: i64) -> (Vec<String>, Vec<String>) {
+    let records = source_record::Entity::find()
+        .order_by_asc(source_record::Column::Id)
+        .all(&env.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {:?} {:?} {:?} {}",
+                r.source_key,
+                r.content_hash,
+                r.active,
+                r.person_id,
+                r.file,
+                r.row_number,
+                r.import_run_id == run_id
+            )
+        })
+        .collect();
+    let rejected = rejected_row::Entity::find()
+        .filter(rejected_row::Column::ImportRunId.eq(run_id))
+        .order_by_asc(rejected_row::Column::Id)
+        .all(&env.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            format!(
+                "{} {:?} {:?} {} {}",
+                r.row_number, r.file, r.column_name, r.reason, r.raw_values
+            )
+        })
+        .collect();
+    (records, rejected)
+}
+
 #[tokio::test]
 async fn imports_link_reject_reimport_and_deactivate() {
     let env = TestEnv::migrated().await;
@@ -226,22 +265,32 @@ async fn imports_link_reject_reimport_and_deactivate() {
         assert!(!r.source_key.contains("12345672"));
     }
 
-    // Re-importing the unchanged file changes nothing.
+    // Re-importing the unchanged file changes nothing. It is the file the last run read, so
+    // nothing is read: that run's outcome is repeated — what reading every row again gives.
     let before = data_counts(&env).await;
-    ok(&import(&env, &["gemeente"]));
-    let run = env.last_run().await;
-    assert_eq!(
+    let out = ok(&import(&env, &["gemeente"]));
+    assert!(out.contains("nothing read"), "{out}");
+    let repeated = env.last_run().await;
+    let figures = |run: &import_run::Model| {
         (
+            run.rows_read,
             run.rows_inserted,
             run.rows_updated,
             run.rows_unchanged,
-            run.rows_deactivated
-        ),
-        (0, 0, 49, 0)
-    );
+            run.rows_rejected,
+            run.rows_deactivated,
+        )
+    };
+    assert_eq!(figures(&repeated), (50, 0, 0, 49, 1, 0));
     let mut after = data_counts(&env).await;
     after[6] -= 1; // the invalid row is rejected again, in this run
     assert_eq!(before, after);
+    let repeated_state = run_state(&env, repeated.id).await;
+    let out = ok(&import(&env, &["gemeente", "--reread"]));
+    assert!(!out.contains("nothing read"), "{out}");
+    let reread = env.last_run().await;
+    assert_eq!(figures(&reread), figures(&repeated));
+    assert_eq!(run_state(&env, reread.id).await, repeated_state);
 
     // A dry run of a changed file reports and writes nothing.
     let mut changed = rows.clone();

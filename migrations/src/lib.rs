@@ -12,6 +12,7 @@ mod m20261127_000003_work;
 mod m20261128_000004_row_filters;
 mod m20261129_000005_register_validity;
 mod m20261130_000006_redundant_index;
+mod m20261201_000007_input_fingerprint;
 
 /// The ordered list of werkbrug's migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_row_filters::Migration),
             Box::new(m20261129_000005_register_validity::Migration),
             Box::new(m20261130_000006_redundant_index::Migration),
+            Box::new(m20261201_000007_input_fingerprint::Migration),
         ]
     }
 }

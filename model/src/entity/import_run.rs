@@ -35,6 +35,9 @@ pub struct Model {
     pub dry_run: bool,
     /// The files (or URL) read, as a JSON array.
     pub files: Option<String>,
+    /// What a file run read: werkbrug's version, the source's configuration and each file's
+    /// SHA-256, hashed; a later run with the same input needs to read nothing.
+    pub input_fingerprint: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
