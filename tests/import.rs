@@ -282,6 +282,15 @@ async fn imports_link_reject_reimport_and_deactivate() {
         )
     };
     assert_eq!(figures(&repeated), (50, 0, 0, 49, 1, 0));
+    let first = import_run::Entity::find()
+        .filter(import_run::Column::Id.lt(repeated.id))
+        .filter(import_run::Column::SourceId.eq(repeated.source_id))
+        .order_by_desc(import_run::Column::Id)
+        .one(&env.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(repeated.repeats_run_id, Some(first.id));
     let mut after = data_counts(&env).await;
     after[6] -= 1; // the invalid row is rejected again, in this run
     assert_eq!(before, after);
@@ -289,6 +298,7 @@ async fn imports_link_reject_reimport_and_deactivate() {
     let out = ok(&import(&env, &["gemeente", "--reread"]));
     assert!(!out.contains("nothing read"), "{out}");
     let reread = env.last_run().await;
+    assert_eq!(reread.repeats_run_id, None);
     assert_eq!(figures(&reread), figures(&repeated));
     assert_eq!(run_state(&env, reread.id).await, repeated_state);
 

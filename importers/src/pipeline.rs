@@ -658,6 +658,7 @@ impl Importer {
                 import_run::Column::InputFingerprint,
                 Expr::value(Some(fingerprint.to_owned())),
             )
+            .col_expr(import_run::Column::RepeatsRunId, Expr::value(Some(last.id)))
             .filter(import_run::Column::Id.eq(run_id))
             .exec(&txn)
             .await?;

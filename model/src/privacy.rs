@@ -184,6 +184,7 @@ pub const FIELD_CLASSES: &[(&str, &str, PrivacyClass)] = &[
     ("import_run", "dry_run", Internal),
     ("import_run", "files", Internal),
     ("import_run", "input_fingerprint", Internal),
+    ("import_run", "repeats_run_id", Internal),
     ("import_run", "created_at", Internal),
     ("import_run", "updated_at", Internal),
     ("source_record", "id", Internal),

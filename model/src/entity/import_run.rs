@@ -38,6 +38,9 @@ pub struct Model {
     /// What a file run read: werkbrug's version, the source's configuration and each file's
     /// SHA-256, hashed; a later run with the same input needs to read nothing.
     pub input_fingerprint: Option<String>,
+    /// The earlier run whose unchanged input this run found: it read nothing and repeated that
+    /// run's outcome.
+    pub repeats_run_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

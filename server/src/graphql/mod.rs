@@ -1507,6 +1507,11 @@ impl ImportRun {
     async fn scheduled_for(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.m.scheduled_for
     }
+    /// The earlier run whose files this run found unchanged: it read nothing and repeated that
+    /// run's outcome (`werkbrug import --reread` reads anyway).
+    async fn repeats_run(&self) -> Option<ID> {
+        self.m.repeats_run_id.map(|id| ID(id.to_string()))
+    }
     /// The files (or URL) read.
     async fn files(&self) -> Vec<String> {
         self.m
