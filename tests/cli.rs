@@ -98,19 +98,23 @@ impl Running {
     }
 }
 
+/// Runs `werkbrug ARGS` in `dir` with `envs` and no configuration file.
+fn werkbrug(dir: &std::path::Path, envs: &[(&str, String)], args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 fn token_create(
     dir: &std::path::Path,
     envs: &[(&str, String)],
     args: &[&str],
 ) -> std::process::Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("WERKBRUG_CONFIG")
-        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(["token", "create"])
-        .args(args)
-        .output()
-        .unwrap()
+    werkbrug(dir, envs, &[&["token", "create"][..], args].concat())
 }
 
 fn last_line(out: &std::process::Output) -> String {
@@ -321,26 +325,24 @@ async fn serves_a_configured_database() {
 async fn tokens_are_listed_and_revoked_from_the_next_request_on() {
     let env = common::TestEnv::with_sample().await;
     let envs = env.binary_env();
-    let werkbrug = |args: &[&str]| {
-        Command::new(BIN)
-            .current_dir(env.dir.path())
-            .env_remove("WERKBRUG_CONFIG")
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .args(args)
-            .output()
-            .unwrap()
+    let werkbrug = |args: &[&str]| werkbrug(env.dir.path(), &envs, args);
+    // A token of the partner, issued to `subject`.
+    let partner = |subject: &str| {
+        last_line(&token_create(
+            env.dir.path(),
+            &envs,
+            &[
+                "--role",
+                "partner",
+                "--org",
+                "schoonmaak-amstelglans",
+                "--subject",
+                subject,
+            ],
+        ))
     };
-    let partner = ["--role", "partner", "--org", "schoonmaak-amstelglans"];
-    let laptop = last_line(&token_create(
-        env.dir.path(),
-        &envs,
-        &[&partner[..], &["--subject", "laptop-jan"]].concat(),
-    ));
-    let tool = last_line(&token_create(
-        env.dir.path(),
-        &envs,
-        &[&partner[..], &["--subject", "hr-tool"]].concat(),
-    ));
+    let laptop = partner("laptop-jan");
+    let tool = partner("hr-tool");
     // The list names every token by id, never the token itself.
     let out = werkbrug(&["token", "list"]);
     let list = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -426,11 +428,7 @@ async fn tokens_are_listed_and_revoked_from_the_next_request_on() {
     );
 
     // A partner that leaves: every token of the organisation, and only those.
-    let third = last_line(&token_create(
-        env.dir.path(),
-        &envs,
-        &[&partner[..], &["--subject", "planner"]].concat(),
-    ));
+    let third = partner("planner");
     let network = last_line(&token_create(
         env.dir.path(),
         &envs,

@@ -14,43 +14,37 @@ impl MigrationName for Migration {
     }
 }
 
+/// The columns this migration adds.
+fn columns() -> [ColumnDef; 2] {
+    [
+        string_null("input_fingerprint"),
+        big_int_null("repeats_run_id"),
+    ]
+}
+
+/// `ALTER TABLE import_run` with one change.
+fn alter() -> TableAlterStatement {
+    Table::alter().table(Alias::new("import_run")).to_owned()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("import_run"))
-                    .add_column(string_null("input_fingerprint"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("import_run"))
-                    .add_column(big_int_null("repeats_run_id"))
-                    .to_owned(),
-            )
-            .await
+        // One column per statement: SQLite adds one at a time.
+        for mut column in columns() {
+            manager
+                .alter_table(alter().add_column(&mut column).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("import_run"))
-                    .drop_column(Alias::new("repeats_run_id"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("import_run"))
-                    .drop_column(Alias::new("input_fingerprint"))
-                    .to_owned(),
-            )
-            .await
+        for column in columns().into_iter().rev() {
+            manager
+                .alter_table(alter().drop_column(column.get_column_name()).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }
