@@ -3,8 +3,9 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A generic work profile (GGM "Werkzoekende"); lists are JSON arrays of strings.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+/// A generic work profile (GGM "Werkzoekende"); lists are JSON arrays of strings. `Default`
+/// is an empty row, for reads of some columns only.
+#[derive(Clone, Debug, Default, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "candidate_profile")]
 pub struct Model {
     #[sea_orm(primary_key)]

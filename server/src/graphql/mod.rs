@@ -445,17 +445,22 @@ impl CoreQuery {
                 _ => Condition::all().add(C::PersonId.gt(after)),
             });
         }
-        let mut rows = q
-            .limit(size as u64 + 1)
-            .all(db(ctx))
+        let look = ctx.look_ahead();
+        let (edges, nodes) = (look.field("edges").field("node"), look.field("nodes"));
+        let wants = |field: &str| edges.field(field).exists() || nodes.field(field).exists();
+        // Only the profile columns the query asks for are read (a page of whole profiles
+        // decodes seven JSON lists per row).
+        let loaded: Arc<[&'static str]> = columns_selected(
+            CandidateProfile::COLUMNS,
+            &[edges.field("profile"), nodes.field("profile")],
+        )
+        .into();
+        let mut rows = profile_page(db(ctx), q, &loaded, size as u64 + 1)
             .await
             .map_err(db_error)?;
         let has_next = rows.len() > size;
         rows.truncate(size);
         let mut conn = Connection::new(after.is_some(), has_next);
-        let look = ctx.look_ahead();
-        let (edges, nodes) = (look.field("edges").field("node"), look.field("nodes"));
-        let wants = |field: &str| edges.field(field).exists() || nodes.field(field).exists();
         let ids: Vec<i64> = rows.iter().map(|m| m.person_id).collect();
         let mut persons = if wants("person") {
             let parts = PersonParts::of(&[edges.field("person"), nodes.field("person")]);
@@ -464,14 +469,20 @@ impl CoreQuery {
             HashMap::new()
         };
         conn.edges.extend(
-            candidates_of(ctx, caller, rows, wants("jobAgreementEligible"))
-                .await?
-                .into_iter()
-                .zip(ids)
-                .map(|(mut c, id)| {
-                    c.person = persons.remove(&id).map(Box::new);
-                    Edge::new(c.id.to_string(), c)
-                }),
+            candidates_of(
+                ctx,
+                caller,
+                rows,
+                wants("jobAgreementEligible"),
+                Some(loaded),
+            )
+            .await?
+            .into_iter()
+            .zip(ids)
+            .map(|(mut c, id)| {
+                c.person = persons.remove(&id).map(Box::new);
+                Edge::new(c.id.to_string(), c)
+            }),
         );
         Ok(conn)
     }
@@ -499,10 +510,71 @@ impl CoreQuery {
             .await
             .map_err(db_error)?;
         let wants = ctx.look_ahead().field("jobAgreementEligible").exists();
-        Ok(candidates_of(ctx, caller, row.into_iter().collect(), wants)
-            .await?
-            .pop())
+        Ok(
+            candidates_of(ctx, caller, row.into_iter().collect(), wants, None)
+                .await?
+                .pop(),
+        )
     }
+}
+
+/// Reads up to `limit` profiles of `query` with only the person id and `columns`; the other
+/// fields of each row keep their defaults (see `partial` in [`guarded_object`]).
+async fn profile_page(
+    db: &DatabaseConnection,
+    query: sea_orm::Select<candidate_profile::Entity>,
+    columns: &[&'static str],
+    limit: u64,
+) -> std::result::Result<Vec<candidate_profile::Model>, sea_orm::DbErr> {
+    use candidate_profile::Column as C;
+    use sea_orm::{ConnectionTrait, QueryTrait};
+    use std::str::FromStr;
+    let columns = columns
+        .iter()
+        .map(|c| C::from_str(c).map_err(|e| sea_orm::DbErr::Custom(e.to_string())))
+        .collect::<std::result::Result<Vec<C>, _>>()?;
+    let statement = query
+        .select_only()
+        .column(C::PersonId)
+        .columns(columns.iter().copied())
+        .limit(limit)
+        .build(db.get_database_backend());
+    let rows = db.query_all_raw(statement).await?;
+    rows.iter()
+        .map(|row| {
+            let mut m = candidate_profile::Model {
+                person_id: row.try_get_by_index(0)?,
+                ..Default::default()
+            };
+            for (i, column) in columns.iter().enumerate() {
+                let i = i + 1;
+                match column {
+                    C::Id => m.id = row.try_get_by_index(i)?,
+                    C::PersonId => m.person_id = row.try_get_by_index(i)?,
+                    C::Skills => m.skills = row.try_get_by_index(i)?,
+                    C::Strengths => m.strengths = row.try_get_by_index(i)?,
+                    C::DevelopmentPoints => m.development_points = row.try_get_by_index(i)?,
+                    C::WorkTypes => m.work_types = row.try_get_by_index(i)?,
+                    C::Sectors => m.sectors = row.try_get_by_index(i)?,
+                    C::HoursPerWeek => m.hours_per_week = row.try_get_by_index(i)?,
+                    C::DaysAvailable => m.days_available = row.try_get_by_index(i)?,
+                    C::AvailableFrom => m.available_from = row.try_get_by_index(i)?,
+                    C::District => m.district = row.try_get_by_index(i)?,
+                    C::Municipality => m.municipality = row.try_get_by_index(i)?,
+                    C::TravelRangeKm => m.travel_range_km = row.try_get_by_index(i)?,
+                    C::TravelsIndependently => m.travels_independently = row.try_get_by_index(i)?,
+                    C::EducationLevel => m.education_level = row.try_get_by_index(i)?,
+                    C::Languages => m.languages = row.try_get_by_index(i)?,
+                    C::DrivingLicence => m.driving_licence = row.try_get_by_index(i)?,
+                    C::Line => m.line = row.try_get_by_index(i)?,
+                    C::ParticipationStep => m.participation_step = row.try_get_by_index(i)?,
+                    C::CreatedAt => m.created_at = row.try_get_by_index(i)?,
+                    C::UpdatedAt => m.updated_at = row.try_get_by_index(i)?,
+                }
+            }
+            Ok(m)
+        })
+        .collect()
 }
 
 /// The row id behind a cursor this server issued to the caller's organisation.
@@ -519,12 +591,14 @@ fn open_cursor(ctx: &Context<'_>, caller: &Caller, after: Option<String>) -> Res
 
 /// Candidates as the caller sees them, with what each record's consent lets the caller read.
 /// `wants_job_agreement`: whether the query selects `jobAgreementEligible` (the consent and
-/// register lookups are skipped when it does not).
+/// register lookups are skipped when it does not); `loaded`: the columns read into the rows
+/// when not all were (see [`profile_page`]).
 async fn candidates_of(
     ctx: &Context<'_>,
     caller: &Caller,
     rows: Vec<candidate_profile::Model>,
     wants_job_agreement: bool,
+    loaded: Option<Arc<[&'static str]>>,
 ) -> Result<Vec<Candidate>> {
     let st = state(ctx);
     let ids: Vec<i64> = if wants_job_agreement {
@@ -588,7 +662,11 @@ async fn candidates_of(
                 id: ID(st.protector.seal_id(&caller.organisation_code, m.person_id)),
                 job_agreement: registered.contains(&m.person_id),
                 person: None,
-                profile: CandidateProfile { m, scope },
+                profile: CandidateProfile {
+                    m,
+                    scope,
+                    loaded: loaded.clone(),
+                },
             }
         })
         .collect())
@@ -1174,6 +1252,7 @@ async fn load_persons(
                 profile: profiles.remove(&p.id).map(|m| CandidateProfile {
                     m,
                     scope: scope.clone(),
+                    loaded: None,
                 }),
                 sensitive: details.remove(&p.id).map(|m| SensitiveDetail {
                     m,
@@ -1973,9 +2052,14 @@ macro_rules! column {
 }
 
 /// Generates an object whose every field is checked by the policy before it is read.
+///
+/// With `partial = loaded`, the object may hold a row read with only some columns (the ones
+/// the query selects, see [`columns_selected`]); a field whose column was not read fails
+/// instead of answering the column's default.
 macro_rules! guarded_object {
     (
         $(#[$doc:meta])* $name:ident, $table:literal, $model:ty, visible = $visible:literal,
+        $(partial = $loaded:ident,)?
         { $( $(#[$fdoc:meta])* $field:ident $(($column:literal))? : $ty:ty = $conv:expr ),* $(,)? }
     ) => {
         $(#[$doc])*
@@ -1983,6 +2067,27 @@ macro_rules! guarded_object {
         pub struct $name {
             m: $model,
             scope: RecordScope,
+            $(
+                /// The columns read into `m`; `None`: every column.
+                $loaded: Option<Arc<[&'static str]>>,
+            )?
+        }
+
+        impl $name {
+            /// Each field's Rust name and the column behind it.
+            #[allow(dead_code)] // used by the objects read in part
+            const COLUMNS: &[(&str, &str)] = &[$( (stringify!($field), column!($field $(, $column)?)) ),*];
+
+            /// Whether `column` was read into this object's row.
+            #[allow(unused_variables)] // `column` is unused by objects always read whole
+            fn read(&self, column: &str) -> bool {
+                $(
+                    if let Some(read) = &self.$loaded {
+                        return read.contains(&column);
+                    }
+                )?
+                true
+            }
         }
 
         #[Object(visible = $visible)]
@@ -1996,12 +2101,68 @@ macro_rules! guarded_object {
                         });
                     let field = format_args!("{}.{}", stringify!($name), ctx.item.node.name.node);
                     self.scope.check_key(ctx, &KEY, field)?;
+                    if !self.read(column!($field $(, $column)?)) {
+                        return Err(not_read(field));
+                    }
                     let conv: fn(&$model, &AppState) -> $ty = $conv;
                     Ok(conv(&self.m, state(ctx)))
                 }
             )*
         }
     };
+}
+
+/// A field whose column a partial read left out: a defect of [`columns_selected`], reported
+/// rather than answered with a default.
+fn not_read(field: std::fmt::Arguments<'_>) -> Error {
+    tracing::error!(%field, "field resolved from a row read without its column");
+    Error::new(format!(
+        "internal error: `{field}` was not read for this answer; please report this query to \
+         the operator"
+    ))
+    .extend_with(|_, e| e.set("code", "INTERNAL"))
+}
+
+/// The columns behind the fields that `selections` ask for, by an object's
+/// `COLUMNS` table (fragments and inline fragments included; a field under `@skip` or
+/// `@include` counts as asked for).
+fn columns_selected(
+    columns: &[(&str, &'static str)],
+    selections: &[async_graphql::Lookahead<'_>],
+) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for selection in selections {
+        for object in selection.selection_fields() {
+            for field in object.selection_set() {
+                if let Some((_, column)) = columns
+                    .iter()
+                    .find(|(rust, _)| same_name(field.name(), rust))
+                    && !out.contains(column)
+                {
+                    out.push(*column);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a GraphQL field name (`hoursPerWeek`) is the camel-case form of a Rust name
+/// (`hours_per_week`), as async-graphql renames fields.
+fn same_name(graphql: &str, rust: &str) -> bool {
+    let mut g = graphql.chars();
+    let mut r = rust.chars();
+    loop {
+        match (g.next(), r.next()) {
+            (None, None) => return true,
+            (Some(a), Some('_')) => match r.next() {
+                Some(b) if a == b.to_ascii_uppercase() => {}
+                _ => return false,
+            },
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
 }
 
 fn list(v: &serde_json::Value) -> Vec<String> {
@@ -2042,7 +2203,8 @@ guarded_object!(
 
 guarded_object!(
     /// The generic candidate profile: skills, strengths, availability (generic).
-    CandidateProfile, "candidate_profile", candidate_profile::Model, visible = "visible_generic", {
+    CandidateProfile, "candidate_profile", candidate_profile::Model, visible = "visible_generic",
+    partial = loaded, {
         /// Skills.
         skills: Vec<String> = |m, _| list(&m.skills),
         /// Strengths (sterke punten).
@@ -2272,6 +2434,33 @@ impl Placement {
         match self.m.outcome.as_deref() {
             Some(o) if o != "unknown" => Some(o),
             _ => self.derived_outcome.or(self.m.outcome.as_deref()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphql_names_match_their_rust_names() {
+        assert!(same_name("hoursPerWeek", "hours_per_week"));
+        assert!(same_name("skills", "skills"));
+        assert!(same_name("travelRangeKm", "travel_range_km"));
+        assert!(!same_name("hoursPerWeek", "hours_per_day"));
+        assert!(!same_name("hours", "hours_per_week"));
+        assert!(!same_name("hoursperweek", "hours_per_week"));
+        assert!(!same_name("skillsX", "skills"));
+    }
+
+    #[test]
+    fn every_profile_field_has_its_column() {
+        use std::str::FromStr;
+        for (field, column) in CandidateProfile::COLUMNS {
+            assert!(
+                candidate_profile::Column::from_str(column).is_ok(),
+                "{field}: no column {column}"
+            );
         }
     }
 }

@@ -295,7 +295,7 @@ impl WorkQuery {
             .field("candidate")
             .field("jobAgreementEligible")
             .exists();
-        let candidates = candidates_of(ctx, caller, rows, wants_ja).await?;
+        let candidates = candidates_of(ctx, caller, rows, wants_ja, None).await?;
         Ok(candidates
             .into_iter()
             .zip(assessed)
@@ -570,7 +570,7 @@ async fn candidates_by_person(
     let person_ids: Vec<i64> = rows.iter().map(|r| r.person_id).collect();
     Ok(person_ids
         .into_iter()
-        .zip(candidates_of(ctx, caller, rows, wants_job_agreement).await?)
+        .zip(candidates_of(ctx, caller, rows, wants_job_agreement, None).await?)
         .collect())
 }
 
