@@ -136,6 +136,58 @@ async fn caseload_by_hand(env: &TestEnv, all: &[placement::Model], code: &str) -
     caseload
 }
 
+/// A caseworker's candidate search with full records: every organisation's caseworkers get
+/// exactly their caseload's candidates, each with the record of the same person (the page's
+/// row filter is the one the records would get; it is not evaluated twice).
+#[tokio::test]
+async fn candidate_records_are_the_caseload_s_own() {
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let all = placement::Entity::find().all(&env.db).await.unwrap();
+    let profiles: BTreeSet<i64> = candidate_profile::Entity::find()
+        .all(&env.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.person_id)
+        .collect();
+    for code in [MUNICIPALITY, PANTAR, NOORDERLICHT] {
+        let want: BTreeSet<i64> = caseload_by_hand(&env, &all, code)
+            .await
+            .intersection(&profiles)
+            .copied()
+            .collect();
+        let token = env.token(Role::Caseworker, code, &[]).await;
+        let mut seen = BTreeSet::new();
+        let mut after = String::new();
+        loop {
+            let r = gql(
+                &app,
+                &token,
+                &format!(
+                    "{{ candidates(first: 40{after}) {{ pageInfo {{ hasNextPage endCursor }} \
+                     edges {{ node {{ id person {{ id }} }} }} }} }}"
+                ),
+            )
+            .await;
+            ok(&r);
+            let conn = &r["data"]["candidates"];
+            for e in conn["edges"].as_array().unwrap() {
+                assert_eq!(e["node"]["person"]["id"], e["node"]["id"], "{code}: {e}");
+                let id = e["node"]["id"].as_str().unwrap();
+                seen.insert(env.protector.open_id(code, id).unwrap());
+            }
+            if conn["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = format!(", after: {}", conn["pageInfo"]["endCursor"]);
+        }
+        assert!(!want.is_empty(), "{code}");
+        assert_eq!(seen, want, "{code}");
+    }
+    env.cleanup().await;
+}
+
 #[tokio::test]
 async fn transitions_honour_the_window_and_the_follow_up_rule() {
     let env = TestEnv::with_sample().await;

@@ -353,8 +353,11 @@ impl CoreQuery {
         let parts = PersonParts::of(&[look.field("edges").field("node"), look.field("nodes")]);
         let persons = load_persons(ctx, caller, rows, parts).await?;
         let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges
-            .extend(persons.into_iter().map(|p| Edge::new(p.id.to_string(), p)));
+        let protector = &state(ctx).protector;
+        conn.edges.extend(persons.into_iter().map(|p| {
+            let cursor = protector.seal_id(&caller.organisation_code, p.scope.person_id);
+            Edge::new(cursor, p)
+        }));
         Ok(conn)
     }
 
@@ -464,7 +467,8 @@ impl CoreQuery {
         let ids: Vec<i64> = rows.iter().map(|m| m.person_id).collect();
         let mut persons = if wants("person") {
             let parts = PersonParts::of(&[edges.field("person"), nodes.field("person")]);
-            work::persons_by_id(ctx, caller, &ids, parts).await?
+            // The page was read through the same caller's row filter just above.
+            work::persons_by_id(ctx, caller, work::PersonIds::Visible(&ids), parts).await?
         } else {
             HashMap::new()
         };
@@ -1277,7 +1281,6 @@ async fn load_persons(
                         scope: scope.clone(),
                     })
                     .collect(),
-                id: ID(st.protector.seal_id(&caller.organisation_code, p.id)),
                 scope,
             }
         })
@@ -1974,8 +1977,8 @@ fn consent_object(ctx: &Context<'_>, caller: &Caller, m: consent::Model) -> Cons
 /// A person in the caller's caseload.
 #[derive(Clone)]
 pub struct Person {
-    /// This organisation's opaque id for the person.
-    id: ID,
+    /// The person's id (sealed for the caller's organisation when asked for) and what the
+    /// caller may read of the record.
     scope: RecordScope,
     identity: Option<PersonIdentity>,
     profile: Option<CandidateProfile>,
@@ -1990,7 +1993,10 @@ impl Person {
     /// This organisation's opaque id for the person; another organisation sees another id.
     async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
         self.scope.check(ctx, "person", "id", "Person.id")?;
-        Ok(self.id.clone())
+        let caller = caller(ctx).ok_or_else(|| denied(Denied::Unauthenticated))?;
+        Ok(ID(state(ctx)
+            .protector
+            .seal_id(&caller.organisation_code, self.scope.person_id)))
     }
     /// Identifying details (personal; every read is audited).
     #[graphql(visible = "visible_personal")]

@@ -203,7 +203,13 @@ impl WorkQuery {
             look.field("nodes").field("person"),
         ];
         let mut persons = if person.iter().any(|p| p.exists()) {
-            persons_by_id(ctx, caller, &ids, PersonParts::of(&person)).await?
+            persons_by_id(
+                ctx,
+                caller,
+                PersonIds::Unfiltered(&ids),
+                PersonParts::of(&person),
+            )
+            .await?
         } else {
             HashMap::new()
         };
@@ -574,14 +580,26 @@ async fn candidates_by_person(
         .collect())
 }
 
+/// Person ids whose full records a caseworker asks for, and whether the policy's row filter
+/// ([`crate::policy::Policy::visible`]) has let them through already.
+#[derive(Clone, Copy)]
+pub(super) enum PersonIds<'a> {
+    /// Ids from rows read without the row filter (matches, introductions): it is applied.
+    Unfiltered(&'a [i64]),
+    /// Ids of rows that a query in this request read through the row filter for the same
+    /// caller (a page of candidates): it is not evaluated a second time.
+    Visible(&'a [i64]),
+}
+
 /// Full records of these persons for a caseworker (only those in its caseload), by person id.
 pub(super) async fn persons_by_id(
     ctx: &Context<'_>,
     caller: &Caller,
-    ids: &[i64],
+    ids: PersonIds<'_>,
     parts: PersonParts,
 ) -> Result<HashMap<i64, Person>> {
-    if caller.role != model::Role::Caseworker || ids.is_empty() {
+    let (PersonIds::Unfiltered(list) | PersonIds::Visible(list)) = ids;
+    if caller.role != model::Role::Caseworker || list.is_empty() {
         return Ok(HashMap::new());
     }
     let Some(visible) = state(ctx)
@@ -590,12 +608,11 @@ pub(super) async fn persons_by_id(
     else {
         return Ok(HashMap::new());
     };
-    let rows = person::Entity::find()
-        .filter(person::Column::Id.is_in(ids.iter().copied()))
-        .filter(visible)
-        .all(db(ctx))
-        .await
-        .map_err(db_error)?;
+    let mut q = person::Entity::find().filter(person::Column::Id.is_in(list.iter().copied()));
+    if let PersonIds::Unfiltered(_) = ids {
+        q = q.filter(visible);
+    }
+    let rows = q.all(db(ctx)).await.map_err(db_error)?;
     let person_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     Ok(person_ids
         .into_iter()
@@ -990,7 +1007,13 @@ async fn introductions_of(
     let person_ids: Vec<i64> = rows.iter().map(|r| r.person_id).collect();
     let candidates = candidates_by_person(ctx, caller, &person_ids, false).await?;
     let persons = if wants_person {
-        persons_by_id(ctx, caller, &person_ids, PersonParts::ALL).await?
+        persons_by_id(
+            ctx,
+            caller,
+            PersonIds::Unfiltered(&person_ids),
+            PersonParts::ALL,
+        )
+        .await?
     } else {
         HashMap::new()
     };
