@@ -136,6 +136,17 @@ async fn caseload_by_hand(env: &TestEnv, all: &[placement::Model], code: &str) -
     caseload
 }
 
+/// The persons with a candidate profile.
+async fn profile_ids(env: &TestEnv) -> BTreeSet<i64> {
+    candidate_profile::Entity::find()
+        .all(&env.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.person_id)
+        .collect()
+}
+
 /// A caseworker's candidate search with full records: every organisation's caseworkers get
 /// exactly their caseload's candidates, each with the record of the same person (the page's
 /// row filter is the one the records would get; it is not evaluated twice).
@@ -144,13 +155,7 @@ async fn candidate_records_are_the_caseload_s_own() {
     let env = TestEnv::with_sample().await;
     let app = server::app(env.state());
     let all = placement::Entity::find().all(&env.db).await.unwrap();
-    let profiles: BTreeSet<i64> = candidate_profile::Entity::find()
-        .all(&env.db)
-        .await
-        .unwrap()
-        .iter()
-        .map(|p| p.person_id)
-        .collect();
+    let profiles = profile_ids(&env).await;
     for code in [MUNICIPALITY, PANTAR, NOORDERLICHT] {
         let want: BTreeSet<i64> = caseload_by_hand(&env, &all, code)
             .await
@@ -196,13 +201,7 @@ async fn transitions_honour_the_window_and_the_follow_up_rule() {
     let today = model::clock::today();
 
     let all = placement::Entity::find().all(&env.db).await.unwrap();
-    let profiles: BTreeSet<i64> = candidate_profile::Entity::find()
-        .all(&env.db)
-        .await
-        .unwrap()
-        .iter()
-        .map(|p| p.person_id)
-        .collect();
+    let profiles = profile_ids(&env).await;
 
     // Each organisation's caseworkers see exactly their own caseload's transitions: the
     // municipality (source records) and the social firms (source records and placements held
