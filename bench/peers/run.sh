@@ -9,7 +9,10 @@
 #      (read_excel with openpyxl, then COPY) at each of IMPORT_SIZES rows: wall time and peak
 #      memory (max RSS from /usr/bin/time -v), and the ratios.
 #
-# Usage: bench/peers/run.sh [graphql|import|all]   (default: all)
+#   3. `instructions` (not part of `all`): werkbrug's instructions per request for q1 and q2
+#      under valgrind's callgrind, to compare two builds on a noisy machine.
+#
+# Usage: bench/peers/run.sh [graphql|import|instructions|all]   (default: all)
 # Settings (environment): PERSONS=100000 IMPORT_SIZES="100000 1000000" SECS=20 (per step)
 #   CONC=16 (connections) ROUNDS=2 (each step, alternating servers) PG_WORKERS=2 (PostGraphile
 #   cluster workers; the machine's cores) PG_BASE=postgres://postgres@127.0.0.1:5432
@@ -38,6 +41,24 @@ PGL_PORT=18082
 build_werkbrug
 echo "# werkbrug peers bench, $(date -u +'%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "# $("$WERKBRUG" --version), $(psql "$PG_BASE/postgres" -qAt -c 'SHOW server_version' | cut -d' ' -f1 | sed 's/^/PostgreSQL /'), node $(node --version), $(python3 --version)"
+
+# The two queries for each server (QUERY[werkbrug_q1], QUERY[postgraphile_q2], ...): 50
+# candidates with one skill in one district, with their profile (q1) and with their placements
+# and the placements' organisations too (q2).
+declare -A QUERY
+define_queries() {
+  local filter='skills: ["heftruck"], districts: ["Noord"]'
+  local args='skill: "heftruck", district: "Noord"'
+  local profile='skills strengths workTypes district hoursPerWeek availableFrom line'
+  local placements='kind startDate plannedEndDate organisation { name kind }'
+  local pg_placements='kind startDate plannedEndDate organisationByOrganisationId { name kind }'
+  QUERY=(
+    [werkbrug_q1]="{ candidates(filter: { $filter }, first: 50) { edges { node { id profile { $profile } } } } }"
+    [postgraphile_q1]="{ candidatesWith($args, first: 50) { nodes { personId $profile } } }"
+    [werkbrug_q2]="{ candidates(filter: { $filter }, first: 50) { edges { node { id profile { $profile } person { placements { $placements } } } } } }"
+    [postgraphile_q2]="{ candidatesWith($args, first: 50) { nodes { personId $profile personByPersonId { placementsByPersonId { nodes { $pg_placements } } } } } }"
+  )
+}
 
 graphql() {
   find_oha
@@ -69,25 +90,14 @@ graphql() {
   partner=$(token "$URL" partner schoonmaak-amstelglans)
   caseworker=$(token "$URL" caseworker gemeente-amsterdam)
 
-  # One skill and one district, as a partner would search.
-  local filter='skills: ["heftruck"], districts: ["Noord"]'
-  local args='skill: "heftruck", district: "Noord"'
-  local profile='skills strengths workTypes district hoursPerWeek availableFrom line'
-  local placements='kind startDate plannedEndDate organisation { name kind }'
-  local pg_placements='kind startDate plannedEndDate organisationByOrganisationId { name kind }'
-  local -A query=(
-    [werkbrug_q1]="{ candidates(filter: { $filter }, first: 50) { edges { node { id profile { $profile } } } } }"
-    [postgraphile_q1]="{ candidatesWith($args, first: 50) { nodes { personId $profile } } }"
-    [werkbrug_q2]="{ candidates(filter: { $filter }, first: 50) { edges { node { id profile { $profile } person { placements { $placements } } } } } }"
-    [postgraphile_q2]="{ candidatesWith($args, first: 50) { nodes { personId $profile personByPersonId { placementsByPersonId { nodes { $pg_placements } } } } } }"
-  )
+  define_queries
   local -A url=([werkbrug]="http://127.0.0.1:$WB_PORT/graphql" [postgraphile]="http://127.0.0.1:$PGL_PORT/graphql")
   local -A tok=([werkbrug_q1]=$partner [werkbrug_q2]=$caseworker [postgraphile_q1]="" [postgraphile_q2]="")
 
   local key out n
   for key in werkbrug_q1 postgraphile_q1 werkbrug_q2 postgraphile_q2; do
-    gql_body "${query[$key]}" >"$BENCH_TMP/$key.body"
-    out=$(check_query "${url[${key%_*}]}" "${query[$key]}" "${tok[$key]}")
+    gql_body "${QUERY[$key]}" >"$BENCH_TMP/$key.body"
+    out=$(check_query "${url[${key%_*}]}" "${QUERY[$key]}" "${tok[$key]}")
     n=$(jq '[.. | objects | select(has("edges") or has("nodes")) ] | first | (.edges // .nodes) | length' <<<"$out")
     local places
     places=$(jq '[.. | objects | (.placements // .placementsByPersonId.nodes // empty) | length] | add // 0' <<<"$out")
@@ -198,9 +208,60 @@ EOF
     -c "DROP DATABASE IF EXISTS werkbrug_import_py WITH (FORCE)"
 }
 
+# werkbrug's own instructions per request for q1 and q2, under valgrind's callgrind: the same
+# figure for the same binary and database on a busy machine as on a quiet one, so two builds can
+# be compared where requests/s are too noisy to tell 10% apart. INSTR_REQUESTS requests (default
+# 200) are counted after 20 of warm-up; the database's own work is not included.
+instructions() {
+  command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || {
+    echo "valgrind is needed (Debian: apt-get install valgrind)" >&2
+    exit 1
+  }
+  local n=${INSTR_REQUESTS:-200} port=18083
+  seed_db "$URL" "$PERSONS"
+  define_queries
+  local -A tok
+  tok[q1]=$(token "$URL" partner schoonmaak-amstelglans)
+  tok[q2]=$(token "$URL" caseworker gemeente-amsterdam)
+  local out=$BENCH_TMP/callgrind
+  log "werkbrug under callgrind (slow to start)"
+  DATABASE_URL=$URL WERKBRUG_SERVER__MAX_PAGE_SIZE=100 valgrind --tool=callgrind \
+    --callgrind-out-file="$out.%p" "$WERKBRUG" serve --listen "127.0.0.1:$port" \
+    >"$BENCH_TMP/callgrind.log" 2>&1 &
+  local pid=$!
+  BENCH_PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$port/readyz" 300
+  echo
+  echo "## werkbrug $("$WERKBRUG" --version | cut -d' ' -f2) at $(git -C "$ROOT" rev-parse --short HEAD): instructions per request (callgrind, $n requests after 20)"
+  echo
+  echo "| query | instructions per request |"
+  echo "|---|---|"
+  local q i dump
+  # Sends query $q $1 times, one after another.
+  send_n() {
+    for ((i = 0; i < $1; i++)); do
+      curl -fsS -o /dev/null -H "authorization: Bearer ${tok[$q]}" \
+        -H 'content-type: application/json' --data-binary "@$BENCH_TMP/$q.body" \
+        "http://127.0.0.1:$port/graphql"
+    done
+  }
+  for q in q1 q2; do
+    gql_body "${QUERY[werkbrug_$q]}" >"$BENCH_TMP/$q.body"
+    check_query "http://127.0.0.1:$port/graphql" "${QUERY[werkbrug_$q]}" "${tok[$q]}" >/dev/null
+    send_n 20
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    send_n "$n"
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    dump=$(ls -t "$out.$pid".* | head -1)
+    printf '| %s | %d |\n' "$q" "$(($(awk '/^summary:/ { print $2 }' "$dump") / n))"
+  done
+  stop_pid "$pid"
+}
+
 case $WHAT in
   graphql) graphql ;;
   import) import ;;
+  instructions) instructions ;;
   all) graphql && import ;;
-  *) echo "usage: $0 [graphql|import|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [graphql|import|instructions|all]" >&2; exit 2 ;;
 esac
