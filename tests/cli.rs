@@ -109,6 +109,17 @@ fn werkbrug(dir: &std::path::Path, envs: &[(&str, String)], args: &[&str]) -> st
         .unwrap()
 }
 
+/// `werkbrug serve` on a free loopback port in `dir` with `envs` and no configuration file.
+fn serve(dir: &std::path::Path, envs: &[(&str, String)]) -> Running {
+    spawn(
+        Command::new(BIN)
+            .current_dir(dir)
+            .env_remove("WERKBRUG_CONFIG")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(["serve", "--listen", "127.0.0.1:0"]),
+    )
+}
+
 fn token_create(
     dir: &std::path::Path,
     envs: &[(&str, String)],
@@ -266,13 +277,7 @@ async fn serves_a_configured_database() {
         &envs,
         &["--role", "network", "--org", "sociaal-werkkoepel"],
     ));
-    let mut server = spawn(
-        Command::new(BIN)
-            .current_dir(env.dir.path())
-            .env_remove("WERKBRUG_CONFIG")
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .args(["serve", "--listen", "127.0.0.1:0"]),
-    );
+    let mut server = serve(env.dir.path(), &envs);
     let r = server
         .query(
             &token,
@@ -371,13 +376,7 @@ async fn tokens_are_listed_and_revoked_from_the_next_request_on() {
         "no token in the list"
     );
 
-    let mut server = spawn(
-        Command::new(BIN)
-            .current_dir(env.dir.path())
-            .env_remove("WERKBRUG_CONFIG")
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .args(["serve", "--listen", "127.0.0.1:0"]),
-    );
+    let mut server = serve(env.dir.path(), &envs);
     let me = "{ me { role } }";
     let refused = |token: &str| {
         let (server, token) = (&server, token.to_owned());

@@ -20,26 +20,19 @@ async fn org_id(env: &TestEnv, code: &str) -> i64 {
 
 /// Every candidate id the token sees, following cursors.
 async fn all_ids(app: &axum::Router, token: &str, filter: &str) -> Vec<String> {
-    let mut ids = vec![];
-    let mut after = String::new();
-    loop {
-        let q = format!(
-            "{{ candidates(first: 40{filter}{after}) {{ pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ id profile {{ skills }} }} }} }} }}"
-        );
-        let r = send(app, post(&q, Some(token))).await;
-        assert!(r.body["errors"].is_null(), "{}", r.text);
-        let conn = &r.body["data"]["candidates"];
-        for e in conn["edges"].as_array().unwrap() {
-            ids.push(e["node"]["id"].as_str().unwrap().to_owned());
-        }
-        if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            return ids;
-        }
-        after = format!(
-            ", after: \"{}\"",
-            conn["pageInfo"]["endCursor"].as_str().unwrap()
-        );
-    }
+    common::all_nodes(app, "candidates", |after| {
+        post(
+            &format!(
+                "{{ candidates(first: 40{filter}{after}) {{ pageInfo {{ hasNextPage endCursor }} \
+                 edges {{ cursor node {{ id profile {{ skills }} }} }} }} }}"
+            ),
+            Some(token),
+        )
+    })
+    .await
+    .iter()
+    .map(|n| n["id"].as_str().unwrap().to_owned())
+    .collect()
 }
 
 #[tokio::test]

@@ -22,36 +22,18 @@ async fn all_persons(
     purpose: Option<&str>,
     selection: &str,
 ) -> Vec<Value> {
-    let mut nodes = vec![];
-    let mut after = String::new();
-    loop {
+    common::all_nodes(app, "persons", |after| {
         let q = format!(
             "{{ persons(first: 50{after}) {{ pageInfo {{ hasNextPage endCursor }} \
              edges {{ node {{ id {selection} }} }} }} }}"
         );
         let req = post(&q, Some(token));
-        let req = match purpose {
+        match purpose {
             Some(p) => with_purpose(req, p),
             None => req,
-        };
-        let r = send(app, req).await;
-        assert!(r.body["errors"].is_null(), "{}", r.text);
-        let conn = &r.body["data"]["persons"];
-        nodes.extend(
-            conn["edges"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["node"].clone()),
-        );
-        if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            return nodes;
         }
-        after = format!(
-            ", after: \"{}\"",
-            conn["pageInfo"]["endCursor"].as_str().unwrap()
-        );
-    }
+    })
+    .await
 }
 
 /// `(source name, source key)` of every record the database holds for the person, and the

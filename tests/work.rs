@@ -32,31 +32,16 @@ async fn all_transitions(
     within: &str,
     fields: &str,
 ) -> Vec<Value> {
-    let mut out = vec![];
-    let mut after = String::new();
-    loop {
-        let q = format!(
-            "{{ transitionsDue(within: \"{within}\", first: 7{after}) {{ pageInfo {{ hasNextPage endCursor }} \
-             edges {{ node {{ candidate {{ id }} {fields} }} }} }} }}"
-        );
-        let r = gql(app, token, &q).await;
-        ok(&r);
-        let conn = &r["data"]["transitionsDue"];
-        out.extend(
-            conn["edges"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["node"].clone()),
-        );
-        if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            return out;
-        }
-        after = format!(
-            ", after: \"{}\"",
-            conn["pageInfo"]["endCursor"].as_str().unwrap()
-        );
-    }
+    common::all_nodes(app, "transitionsDue", |after| {
+        post(
+            &format!(
+                "{{ transitionsDue(within: \"{within}\", first: 7{after}) {{ pageInfo {{ hasNextPage endCursor }} \
+                 edges {{ node {{ candidate {{ id }} {fields} }} }} }} }}"
+            ),
+            Some(token),
+        )
+    })
+    .await
 }
 
 const TRANSITION_KINDS: [&str; 4] = [
@@ -163,29 +148,24 @@ async fn candidate_records_are_the_caseload_s_own() {
             .copied()
             .collect();
         let token = env.token(Role::Caseworker, code, &[]).await;
-        let mut seen = BTreeSet::new();
-        let mut after = String::new();
-        loop {
-            let r = gql(
-                &app,
-                &token,
+        let nodes = common::all_nodes(&app, "candidates", |after| {
+            post(
                 &format!(
                     "{{ candidates(first: 40{after}) {{ pageInfo {{ hasNextPage endCursor }} \
                      edges {{ node {{ id person {{ id }} }} }} }} }}"
                 ),
+                Some(&token),
             )
-            .await;
-            ok(&r);
-            let conn = &r["data"]["candidates"];
-            for e in conn["edges"].as_array().unwrap() {
-                assert_eq!(e["node"]["person"]["id"], e["node"]["id"], "{code}: {e}");
-                let id = e["node"]["id"].as_str().unwrap();
-                seen.insert(env.protector.open_id(code, id).unwrap());
-            }
-            if conn["pageInfo"]["hasNextPage"] != true {
-                break;
-            }
-            after = format!(", after: {}", conn["pageInfo"]["endCursor"]);
+        })
+        .await;
+        let mut seen = BTreeSet::new();
+        for node in &nodes {
+            assert_eq!(node["person"]["id"], node["id"], "{code}: {node}");
+            seen.insert(
+                env.protector
+                    .open_id(code, node["id"].as_str().unwrap())
+                    .unwrap(),
+            );
         }
         assert!(!want.is_empty(), "{code}");
         assert_eq!(seen, want, "{code}");

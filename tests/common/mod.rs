@@ -316,6 +316,37 @@ pub fn post(query: &str, token: Option<&str>) -> Request<Body> {
     .unwrap()
 }
 
+/// Every node of the connection `root`, following cursors: `page(after)` is the request for one
+/// page, where `after` is empty for the first and `, after: "<cursor>"` for the next ones (the
+/// query must select `pageInfo { hasNextPage endCursor }` and `edges { node { … } }`).
+pub async fn all_nodes(
+    app: &axum::Router,
+    root: &str,
+    page: impl Fn(&str) -> Request<Body>,
+) -> Vec<serde_json::Value> {
+    let mut nodes = vec![];
+    let mut after = String::new();
+    loop {
+        let r = send(app, page(&after)).await;
+        assert!(r.body["errors"].is_null(), "{}", r.text);
+        let conn = &r.body["data"][root];
+        nodes.extend(
+            conn["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"].clone()),
+        );
+        if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            return nodes;
+        }
+        after = format!(
+            ", after: \"{}\"",
+            conn["pageInfo"]["endCursor"].as_str().unwrap()
+        );
+    }
+}
+
 /// The request with a processing purpose (`X-Purpose`), as special reads need.
 #[allow(dead_code)]
 pub fn with_purpose(mut req: Request<Body>, purpose: &str) -> Request<Body> {
