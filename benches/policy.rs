@@ -265,18 +265,21 @@ fn harness(db: DatabaseConnection, keys: server::auth::TokenKeys) -> Router {
     let schema = Schema::build(HQuery, EmptyMutation, EmptySubscription)
         .data(db.clone())
         .finish();
+    // The same token checks as the server's, cache included.
+    let cache = server::auth::TokenCache::start(&db);
     let router = Router::new().route(
         "/graphql",
         axum::routing::post(
             move |headers: axum::http::HeaderMap, body: axum::Json<async_graphql::Request>| {
-                let (schema, db, keys) = (schema.clone(), db.clone(), keys.clone());
+                let (schema, db, keys, cache) =
+                    (schema.clone(), db.clone(), keys.clone(), cache.clone());
                 async move {
                     let token = headers
                         .get("authorization")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.strip_prefix("Bearer "))
                         .unwrap_or_default();
-                    server::auth::authenticate(&db, &keys, token)
+                    server::auth::authenticate(&db, &keys, &cache, token)
                         .await
                         .expect("the bench token is valid");
                     axum::Json(schema.execute(body.0).await)

@@ -117,6 +117,10 @@ pub struct AuthConfig {
     pub signing_key_file: Option<PathBuf>,
     /// Default token lifetime, e.g. `30d`.
     pub default_token_ttl: String,
+    /// PostgreSQL only: keep each token's check in memory until a change to it (or to
+    /// organisations) is notified, instead of reading it on every request. A revocation then
+    /// takes effect when its notification arrives (milliseconds; at most 60 s should one be lost).
+    pub keep_token_checks: bool,
 }
 
 impl Default for AuthConfig {
@@ -125,6 +129,7 @@ impl Default for AuthConfig {
             signing_key: None,
             signing_key_file: None,
             default_token_ttl: "30d".into(),
+            keep_token_checks: true,
         }
     }
 }

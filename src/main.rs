@@ -564,6 +564,7 @@ async fn serve(mut loaded: config::Loaded, demo: bool) -> Result<()> {
         outcome_window_days: i64::from(loaded.settings.stats.outcome_window_days),
         stats_cache: Duration::from_secs(loaded.settings.stats.cache_seconds),
         metrics: s.metrics,
+        keep_token_checks: loaded.settings.auth.keep_token_checks,
     };
     if s.metrics {
         server::metrics::install();

@@ -107,8 +107,11 @@ async fn bad_tokens_are_refused_with_401_and_no_detail() {
         ))
         .await
         .unwrap();
-    let r = send(&app, post("{ organisations { name } }", Some(&good))).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "revoked");
+    common::token_change_heard("revocation", || async {
+        let r = send(&app, post("{ organisations { name } }", Some(&good))).await;
+        r.status == StatusCode::UNAUTHORIZED
+    })
+    .await;
     env.cleanup().await;
 }
 
@@ -515,5 +518,73 @@ async fn abuse_limits_are_configurable_and_refusals_name_them() {
     .await;
     assert!(r.text.contains("nested too deep"), "{}", r.text);
     assert!(r.body["data"].is_null(), "nothing executed: {}", r.text);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_server_forgets_a_changed_token() {
+    let env = TestEnv::with_sample().await;
+    // Two servers on one database, as behind a load balancer.
+    let (a, b) = (env.state(), env.state());
+    common::token_change_heard("both servers listen for changes", || async {
+        common::backend() == "sqlite"
+            || (a.token_cache.is_listening() && b.token_cache.is_listening())
+    })
+    .await;
+    let servers = [server::app(a), server::app(b)];
+    let me = "{ me { role } }";
+    let partner = env
+        .token(Role::Partner, importers::sample::PARTNERS[0], &[])
+        .await;
+    let network = env.token(Role::Network, NETWORK, &[]).await;
+    // Twice each: the second answer comes from what the server kept, where it keeps anything.
+    for app in &servers {
+        for token in [&partner, &network, &partner, &network] {
+            let r = send(app, post(me, Some(token))).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        }
+    }
+
+    // Revoked: refused by both.
+    server::auth::revoke_tokens(
+        &env.db,
+        &server::auth::Revocation {
+            organisation: Some(NETWORK.to_owned()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    for app in &servers {
+        common::token_change_heard("revocation", || async {
+            send(app, post(me, Some(&network))).await.status == StatusCode::UNAUTHORIZED
+        })
+        .await;
+        let r = send(app, post(me, Some(&partner))).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "another organisation's token: {}",
+            r.text
+        );
+    }
+
+    // The organisation's code changes: its tokens name the old code and are refused.
+    env.db
+        .execute_raw(Statement::from_string(
+            env.db.get_database_backend(),
+            format!(
+                "UPDATE organisation SET code = 'renamed' WHERE code = '{}'",
+                importers::sample::PARTNERS[0]
+            ),
+        ))
+        .await
+        .unwrap();
+    for app in &servers {
+        common::token_change_heard("new organisation code", || async {
+            send(app, post(me, Some(&partner))).await.status == StatusCode::UNAUTHORIZED
+        })
+        .await;
+    }
     env.cleanup().await;
 }

@@ -658,3 +658,29 @@ async fn closed_pool_answers_503() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_candidate_search_keeps_its_plans_on_postgresql() {
+    if common::backend() != "postgres" {
+        // SQLite has no such setting; the search shares the one pool.
+        return;
+    }
+    let env = TestEnv::migrated().await;
+    let state = env.state();
+    let mode = |db: sea_orm::DatabaseConnection| async move {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SHOW plan_cache_mode",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<String>(0).unwrap()
+    };
+    // The search's own pool plans once per connection; every other query still gets a plan
+    // per execution where PostgreSQL finds that cheaper.
+    assert_eq!(mode(state.search_db.clone()).await, "force_generic_plan");
+    assert_eq!(mode(state.db.clone()).await, "auto");
+    env.cleanup().await;
+}

@@ -287,6 +287,58 @@ async fn filters_work_and_only_on_readable_fields() {
 }
 
 #[tokio::test]
+async fn a_list_filter_matches_whole_items_however_they_are_spelt() {
+    use model::entity::candidate_profile::{Column as C, Entity as Profiles};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let token = env.token(Role::Network, "sociaal-werkkoepel", &[]).await;
+    let person = *expected(&env, None)
+        .await
+        .first()
+        .expect("a consented candidate");
+    // Items with LIKE's wildcards, both databases' escape characters, JSON's escapes and
+    // letters outside ASCII.
+    let items = ["50%_lassen", r#"c:\temp "q" één!"#];
+    Profiles::update_many()
+        .col_expr(C::Skills, Expr::value(serde_json::json!(items)))
+        .filter(C::PersonId.eq(person))
+        .exec(&env.db)
+        .await
+        .unwrap();
+    for (value, found) in [
+        (items[0], true),
+        (items[1], true),
+        ("50%_LASSEN", true),
+        (r#"C:\TEMP "Q" ÉÉN!"#, true),
+        ("50", false),
+        ("%_lassen", false),
+        ("50__lassen", false),
+        (r#"c:\temp"#, false),
+        (r#"c:\\temp "q" één!"#, false),
+    ] {
+        let q = format!(
+            "{{ candidates(first: 100, filter: {{ skills: [{}] }}) {{ edges {{ node {{ profile {{ skills }} }} }} }} }}",
+            serde_json::Value::from(value)
+        );
+        let r = send(&app, post(&q, Some(&token))).await;
+        assert!(r.body["errors"].is_null(), "{}", r.text);
+        let lists: Vec<_> = r.body["data"]["candidates"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["profile"]["skills"].clone())
+            .collect();
+        assert_eq!(
+            lists == [serde_json::json!(items)],
+            found,
+            "{value}: {lists:?}"
+        );
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
 async fn hidden_root_fields_do_not_exist_through_aliases_or_fragments() {
     let env = TestEnv::with_sample().await;
     let app = server::app(env.state());

@@ -13,6 +13,10 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub mod cache;
+
+pub use cache::{TokenCache, TokenRecord};
+
 /// The issuer written into and required from every token.
 pub const ISSUER: &str = "werkbrug";
 
@@ -251,8 +255,9 @@ pub async fn list_tokens(
         .collect())
 }
 
-/// Revokes the tokens `what` names: they are refused from the next request on (every request
-/// checks revocation). Returns the ids revoked now; tokens revoked before stay as they were.
+/// Revokes the tokens `what` names: every server refuses them once it hears of the change (on
+/// PostgreSQL within milliseconds, see [`cache`]; on SQLite from the next request on). Returns
+/// the ids revoked now; tokens revoked before stay as they were.
 pub async fn revoke_tokens(
     db: &DatabaseConnection,
     what: &Revocation,
@@ -299,30 +304,45 @@ pub async fn revoke_tokens(
     Ok(ids)
 }
 
-/// Verifies a bearer token and resolves the caller; refuses revoked or unknown tokens.
+/// Verifies a bearer token and resolves the caller; refuses revoked or unknown tokens. The token's
+/// record is read from the database unless `cache` holds it (see [`cache`]).
 pub async fn authenticate(
     db: &DatabaseConnection,
     keys: &TokenKeys,
+    cache: &TokenCache,
     token: &str,
 ) -> Result<Caller, AuthError> {
     let claims = keys.verify(token)?;
     let role: Role = claims.role.parse().map_err(|_| AuthError::Invalid)?;
-    let Some((record, Some(org))) = api_token::Entity::find()
-        .filter(api_token::Column::TokenId.eq(&claims.jti))
-        .find_also_related(organisation::Entity)
-        .one(db)
-        .await?
-    else {
-        return Err(AuthError::Invalid);
+    let record = match cache.get(&claims.jti) {
+        Ok(record) => record,
+        Err(ticket) => {
+            let Some((record, Some(org))) = api_token::Entity::find()
+                .filter(api_token::Column::TokenId.eq(&claims.jti))
+                .find_also_related(organisation::Entity)
+                .one(db)
+                .await?
+            else {
+                return Err(AuthError::Invalid);
+            };
+            let record = TokenRecord {
+                role: record.role,
+                revoked: record.revoked_at.is_some(),
+                organisation_id: org.id,
+                organisation_code: org.code,
+            };
+            cache.keep(ticket, &claims.jti, &record);
+            record
+        }
     };
-    if record.revoked_at.is_some() || org.code != claims.org || record.role != claims.role {
+    if record.revoked || record.organisation_code != claims.org || record.role != claims.role {
         return Err(AuthError::Invalid);
     }
     Ok(Caller {
         subject: claims.sub,
         role,
-        organisation_id: org.id,
-        organisation_code: org.code,
+        organisation_id: record.organisation_id,
+        organisation_code: record.organisation_code,
         scopes: claims.scopes,
     })
 }

@@ -536,7 +536,14 @@ async fn run(
             ));
         }
         Some(token) => {
-            match auth::authenticate(&shared.state.db, &shared.state.tokens, token).await {
+            match auth::authenticate(
+                &shared.state.db,
+                &shared.state.tokens,
+                &shared.state.token_cache,
+                token,
+            )
+            .await
+            {
                 Ok(caller) => Some(caller),
                 Err(AuthError::Db(e)) => {
                     tracing::error!(error = %e, "token check failed: database error");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use model::BsnProtector;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend, SqlxPostgresConnector};
 
 pub use graphql::{WerkbrugSchema, sdl};
 pub use http::{app, serve, serve_until};
@@ -49,6 +49,9 @@ pub struct ServerSettings {
     pub stats_cache: Duration,
     /// Serve Prometheus metrics at `GET /metrics` (no personal data; see the README).
     pub metrics: bool,
+    /// Keep token checks in memory until a change is notified (PostgreSQL; see
+    /// [`auth::cache`]); otherwise every request reads its token.
+    pub keep_token_checks: bool,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +69,7 @@ impl Default for ServerSettings {
             outcome_window_days: 90,
             stats_cache: Duration::from_secs(60),
             metrics: true,
+            keep_token_checks: true,
         }
     }
 }
@@ -75,8 +79,13 @@ impl Default for ServerSettings {
 pub struct AppState {
     /// The database.
     pub db: DatabaseConnection,
+    /// The connections the candidate search runs on: on PostgreSQL a pool of its own (as large
+    /// as `db`'s) that keeps each search's first plan, see [`search_connection`]; elsewhere `db`.
+    pub search_db: DatabaseConnection,
     /// Token signing and verification keys.
     pub tokens: auth::TokenKeys,
+    /// Token checks kept while nothing changed (PostgreSQL only).
+    pub token_cache: Arc<auth::TokenCache>,
     /// BSN decryption and pseudonym keys.
     pub protector: BsnProtector,
     /// The privacy policy, checked at start-up.
@@ -100,6 +109,12 @@ impl AppState {
         settings: ServerSettings,
     ) -> Result<Self, policy::PolicyError> {
         Ok(Self {
+            search_db: search_connection(&db),
+            token_cache: if settings.keep_token_checks {
+                auth::TokenCache::start(&db)
+            } else {
+                Arc::default()
+            },
             db,
             tokens,
             protector,
@@ -109,6 +124,29 @@ impl AppState {
             matching: Arc::default(),
             readiness: Arc::default(),
         })
+    }
+}
+
+/// Connections like `db`'s for the candidate search. On PostgreSQL they plan each search's
+/// statement once and reuse that plan (`plan_cache_mode = force_generic_plan`). Left to decide
+/// per execution, PostgreSQL planned the search anew every time (its generic plan looks dearer
+/// on paper) and planning was a quarter of its work per search. The plan is the same either
+/// way: walk the candidates in person order (or one district's `(district, person)` index),
+/// test the filters, stop at the page's end. What it costs: a skill nobody has, searched
+/// without a district, walks every candidate either way, 36 ms with a fresh plan against 55 ms
+/// with the kept one at 100,000 candidates (docs/benchmarks.md).
+fn search_connection(db: &DatabaseConnection) -> DatabaseConnection {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            let options = (*pool.connect_options())
+                .clone()
+                .options([("plan_cache_mode", "force_generic_plan")]);
+            SqlxPostgresConnector::from_sqlx_postgres_pool(
+                pool.options().clone().connect_lazy_with(options),
+            )
+        }
+        _ => db.clone(),
     }
 }
 

@@ -17,7 +17,9 @@ use chrono::NaiveDate;
 use fixedbitset::FixedBitSet;
 use model::entity::{candidate_profile, vacancy};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, IdenStatic, QueryOrder, QuerySelect};
+use sea_orm::{
+    DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, QueryOrder, QuerySelect,
+};
 
 /// One criterion of a match.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -194,20 +196,38 @@ fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-/// `candidate_profile.column` (a JSON array of strings) contains `value`; portable across
-/// SQLite and PostgreSQL (lists are stored lowercased; so is the value).
-pub fn json_list_contains(column: candidate_profile::Column, value: &str) -> Expr {
-    let escaped = value
-        .to_lowercase()
-        .replace('!', "!!")
-        .replace('%', "!%")
-        .replace('_', "!_")
-        .replace('"', "\\\"");
-    Expr::cust(format!(
+/// `candidate_profile.column` (a JSON array of strings) contains `value`, on either database
+/// (lists are stored lowercased; so is the value).
+pub fn json_list_contains(
+    backend: DbBackend,
+    column: candidate_profile::Column,
+    value: &str,
+) -> Expr {
+    // The element as the stored JSON text spells it: quoted, with JSON's escapes.
+    let element = serde_json::Value::from(value.to_lowercase()).to_string();
+    let text = Expr::cust(format!(
         "CAST(candidate_profile.{} AS TEXT)",
         column.as_str()
-    ))
-    .like(LikeExpr::new(format!("%\"{escaped}\"%")).escape('!'))
+    ));
+    match backend {
+        // PostgreSQL's LIKE escapes with `\` unless told otherwise; an `ESCAPE` clause would make
+        // a cached (generic) plan call `like_escape` on the pattern once per row it tests.
+        DbBackend::Postgres => text.like(format!("%{}%", like_escaped(&element, '\\'))),
+        // SQLite's LIKE has no escape character unless given one.
+        _ => text.like(LikeExpr::new(format!("%{}%", like_escaped(&element, '!'))).escape('!')),
+    }
+}
+
+/// `text` with LIKE's wildcards (and the escape character itself) escaped by `escape`.
+fn like_escaped(text: &str, escape: char) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        if c == escape || c == '%' || c == '_' {
+            out.push(escape);
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// What the index reads of a profile: person, skills, work types, district, line, hours and

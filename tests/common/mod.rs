@@ -429,3 +429,21 @@ pub fn wait_ready(base: &str, deadline: std::time::Instant) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Waits until `check` holds after a token or organisation changed: it must hold at once on
+/// SQLite, where every request reads the token; on PostgreSQL within 5 s, as a server forgets
+/// what it kept when the change's notification arrives (milliseconds).
+pub async fn token_change_heard<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !check().await {
+        assert!(
+            backend() == "postgres" && std::time::Instant::now() < deadline,
+            "{what}: not yet in effect"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

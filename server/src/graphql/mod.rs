@@ -458,7 +458,7 @@ impl CoreQuery {
             &[edges.field("profile"), nodes.field("profile")],
         )
         .into();
-        let mut rows = profile_page(db(ctx), q, &loaded, size as u64 + 1)
+        let mut rows = profile_page(&state(ctx).search_db, q, &loaded, size as u64 + 1)
             .await
             .map_err(db_error)?;
         let has_next = rows.len() > size;
@@ -841,6 +841,7 @@ impl CandidateFilter {
     ) -> Result<Condition> {
         use candidate_profile::Column as C;
         let policy = &state(ctx).policy;
+        let backend = state(ctx).db.get_database_backend();
         let check = |column: &str, field: &str| {
             policy
                 .may_filter(
@@ -854,7 +855,7 @@ impl CandidateFilter {
         let mut all = Condition::all();
         let any_of = |column: C, values: &[String]| {
             values.iter().fold(Condition::any(), |c, v| {
-                c.add(json_list_contains(column, v))
+                c.add(json_list_contains(backend, column, v))
             })
         };
         if let Some(v) = self.skills {
@@ -868,7 +869,7 @@ impl CandidateFilter {
         if let Some(v) = self.languages {
             check("languages", "languages")?;
             for lang in v {
-                all = all.add(json_list_contains(C::Languages, &lang));
+                all = all.add(json_list_contains(backend, C::Languages, &lang));
             }
         }
         if let Some(v) = self.districts {
