@@ -172,3 +172,64 @@ async fn concurrent_audited_reads_all_succeed_and_keep_one_chain() {
     );
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn reads_through_a_candidate_s_person_are_logged_under_that_person() {
+    use model::entity::person;
+    let env = TestEnv::with_sample().await;
+    let app = server::app(env.state());
+    let caseworker = env.token(Role::Caseworker, "gemeente-amsterdam", &[]).await;
+    let page = |fields: &str| {
+        format!("{{ candidates(first: 5) {{ edges {{ node {{ person {{ {fields} }} }} }} }} }}")
+    };
+    // Placements are internal: nothing to audit (and the persons' rows are not read).
+    let r = send(&app, post(&page("placements { kind }"), Some(&caseworker))).await;
+    assert!(r.body["errors"].is_null(), "{}", r.text);
+    assert!(
+        audit_event::Entity::find()
+            .all(&env.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Identity is personal: one event per person, under that person's pseudonym.
+    let r = send(
+        &app,
+        post(
+            &page("identity { familyName } placements { kind }"),
+            Some(&caseworker),
+        ),
+    )
+    .await;
+    assert!(r.body["errors"].is_null(), "{}", r.text);
+    let read = r.body["data"]["candidates"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["node"]["person"]["identity"].is_null())
+        .count();
+    let known: std::collections::BTreeSet<String> = person::Entity::find()
+        .all(&env.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            p.bsn_pseudonym.unwrap_or_else(|| {
+                env.protector
+                    .keyed_hash(b"person-id:", p.id.to_string().as_bytes())
+            })
+        })
+        .collect();
+    let events = audit_event::Entity::find().all(&env.db).await.unwrap();
+    assert!(read > 0);
+    assert_eq!(events.len(), read);
+    for e in events {
+        assert!(
+            known.contains(&e.person_pseudonym),
+            "{}",
+            e.person_pseudonym
+        );
+    }
+    env.cleanup().await;
+}

@@ -351,7 +351,7 @@ impl CoreQuery {
         rows.truncate(size);
         let look = ctx.look_ahead();
         let parts = PersonParts::of(&[look.field("edges").field("node"), look.field("nodes")]);
-        let persons = load_persons(ctx, caller, rows, parts).await?;
+        let persons = load_persons(ctx, caller, read_pseudonyms(rows), parts).await?;
         let mut conn = Connection::new(after.is_some(), has_next);
         let protector = &state(ctx).protector;
         conn.edges.extend(persons.into_iter().map(|p| {
@@ -382,7 +382,9 @@ impl CoreQuery {
         match row {
             Some(row) => {
                 let parts = PersonParts::of(&[ctx.look_ahead()]);
-                Ok(load_persons(ctx, caller, vec![row], parts).await?.pop())
+                Ok(load_persons(ctx, caller, read_pseudonyms(vec![row]), parts)
+                    .await?
+                    .pop())
             }
             None => Ok(None),
         }
@@ -661,7 +663,7 @@ async fn candidates_of(
                 job_agreement: named.contains(&m.person_id),
                 ..base
             };
-            let scope = RecordScope::new(m.person_id, None, access, plain);
+            let scope = RecordScope::new(m.person_id, Pseudonym::Read(None), access, plain);
             Candidate {
                 id: ID(st.protector.seal_id(&caller.organisation_code, m.person_id)),
                 job_agreement: registered.contains(&m.person_id),
@@ -1083,6 +1085,12 @@ impl PersonParts {
         sources: true,
     };
 
+    /// Whether any part asked for holds fields the policy may audit (personal or special); the
+    /// others (profile, placements) are generic or internal.
+    pub(super) fn audited(&self) -> bool {
+        self.identity || self.sensitive || self.consents || self.sources
+    }
+
     /// The parts the selections of a `Person` ask for (fragments and aliases included).
     pub(super) fn of(selections: &[async_graphql::Lookahead<'_>]) -> Self {
         let any = |f: &dyn Fn(&async_graphql::Lookahead<'_>) -> bool| selections.iter().any(f);
@@ -1123,15 +1131,22 @@ async fn one_per_person<E: EntityTrait>(
 
 /// Loads the details of a page of persons (already row-filtered) in one query per table,
 /// reading only the tables of the `parts` the query selects.
+/// Person rows as [`load_persons`] takes them.
+pub(super) fn read_pseudonyms(rows: Vec<person::Model>) -> Vec<(i64, Pseudonym)> {
+    rows.into_iter()
+        .map(|p| (p.id, Pseudonym::Read(p.bsn_pseudonym)))
+        .collect()
+}
+
 async fn load_persons(
     ctx: &Context<'_>,
     caller: &Caller,
-    rows: Vec<person::Model>,
+    rows: Vec<(i64, Pseudonym)>,
     parts: PersonParts,
 ) -> Result<Vec<Person>> {
     let db = db(ctx);
     let st = state(ctx);
-    let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
     let mut identities = one_per_person::<person_identity::Entity>(
         db,
         parts.identity,
@@ -1247,25 +1262,25 @@ async fn load_persons(
     let plain = st.policy.plain_reads(caller, access);
     Ok(rows
         .into_iter()
-        .map(|p| {
-            let scope = RecordScope::new(p.id, p.bsn_pseudonym.clone(), access, plain);
+        .map(|(id, pseudonym)| {
+            let scope = RecordScope::new(id, pseudonym, access, plain);
             Person {
-                identity: identities.remove(&p.id).map(|m| PersonIdentity {
+                identity: identities.remove(&id).map(|m| PersonIdentity {
                     m,
                     scope: scope.clone(),
                 }),
-                profile: profiles.remove(&p.id).map(|m| CandidateProfile {
+                profile: profiles.remove(&id).map(|m| CandidateProfile {
                     m,
                     scope: scope.clone(),
                     loaded: None,
                 }),
-                sensitive: details.remove(&p.id).map(|m| SensitiveDetail {
+                sensitive: details.remove(&id).map(|m| SensitiveDetail {
                     m,
                     scope: scope.clone(),
                 }),
-                placements: placements.remove(&p.id).unwrap_or_default(),
+                placements: placements.remove(&id).unwrap_or_default(),
                 consents: consents
-                    .remove(&p.id)
+                    .remove(&id)
                     .unwrap_or_default()
                     .into_iter()
                     .map(|m| Consent {
@@ -1274,7 +1289,7 @@ async fn load_persons(
                     })
                     .collect(),
                 sources: records
-                    .remove(&p.id)
+                    .remove(&id)
                     .unwrap_or_default()
                     .into_iter()
                     .map(|m| SourceRecord {
@@ -1288,13 +1303,23 @@ async fn load_persons(
         .collect())
 }
 
+/// What an audited read of a person's record is logged under.
+#[derive(Clone, Debug)]
+pub(super) enum Pseudonym {
+    /// The BSN pseudonym as read with the record; `None`: a keyed hash of the record's id.
+    Read(Option<String>),
+    /// The person's row was not read (nothing asked for could be audited, see
+    /// [`PersonParts::audited`]); a read that needs auditing fails instead.
+    NotRead,
+}
+
 /// What the policy needs to know about one person's record, carried by its objects.
 #[derive(Clone, Debug)]
 pub struct RecordScope {
     /// The person's database id.
     person_id: i64,
-    /// The person's BSN pseudonym, when the person has a BSN.
-    bsn_pseudonym: Option<String>,
+    /// What the person's audited reads are logged under.
+    pseudonym: Pseudonym,
     /// How the record relates to the caller.
     access: RecordAccess,
     /// The classes the policy lets the caller read on this record without further checks.
@@ -1307,15 +1332,10 @@ impl RecordScope {
     /// adds consent-named fields, which never count as plain).
     ///
     /// [`Policy::plain_reads`]: crate::policy::Policy::plain_reads
-    fn new(
-        person_id: i64,
-        bsn_pseudonym: Option<String>,
-        access: RecordAccess,
-        plain: ClassSet,
-    ) -> Self {
+    fn new(person_id: i64, pseudonym: Pseudonym, access: RecordAccess, plain: ClassSet) -> Self {
         Self {
             person_id,
-            bsn_pseudonym,
+            pseudonym,
             access,
             plain,
         }
@@ -1363,11 +1383,13 @@ impl RecordScope {
         }
         if class >= PrivacyClass::Personal {
             if let Some(collector) = ctx.data_opt::<Arc<AuditCollector>>() {
-                let pseudonym = self.bsn_pseudonym.clone().unwrap_or_else(|| {
-                    state(ctx)
+                let pseudonym = match &self.pseudonym {
+                    Pseudonym::Read(Some(p)) => p.clone(),
+                    Pseudonym::Read(None) => state(ctx)
                         .protector
-                        .keyed_hash(b"person-id:", self.person_id.to_string().as_bytes())
-                });
+                        .keyed_hash(b"person-id:", self.person_id.to_string().as_bytes()),
+                    Pseudonym::NotRead => return Err(not_read(format_args!("{field}"))),
+                };
                 collector.record(&pseudonym, &field.to_string());
             } else {
                 return Err(Error::new(
@@ -1968,7 +1990,7 @@ fn consent_object(ctx: &Context<'_>, caller: &Caller, m: consent::Model) -> Cons
     let access = policy.record_access(caller);
     let scope = RecordScope::new(
         m.person_id,
-        None,
+        Pseudonym::Read(None),
         access,
         policy.plain_reads(caller, access),
     );
