@@ -1129,8 +1129,6 @@ async fn one_per_person<E: EntityTrait>(
         .collect())
 }
 
-/// Loads the details of a page of persons (already row-filtered) in one query per table,
-/// reading only the tables of the `parts` the query selects.
 /// Person rows as [`load_persons`] takes them.
 pub(super) fn read_pseudonyms(rows: Vec<person::Model>) -> Vec<(i64, Pseudonym)> {
     rows.into_iter()
@@ -1138,6 +1136,9 @@ pub(super) fn read_pseudonyms(rows: Vec<person::Model>) -> Vec<(i64, Pseudonym)>
         .collect()
 }
 
+/// Loads the details of a page of persons (already row-filtered; each with what its audited
+/// reads are logged under) in one query per table, reading only the tables of the `parts` the
+/// query selects.
 async fn load_persons(
     ctx: &Context<'_>,
     caller: &Caller,
