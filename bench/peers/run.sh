@@ -35,6 +35,11 @@ CONC=${CONC:-16}
 ROUNDS=${ROUNDS:-2}
 PG_WORKERS=${PG_WORKERS:-2}
 URL=$PG_BASE/werkbrug_bench
+# werkbrug's own connection, on the transport PostGraphile uses: node-postgres connects without
+# TLS unless told to, while sqlx (like libpq) prefers TLS when the server offers it, as these
+# machines' PostgreSQL does. Over loopback TLS protects nothing and costs both werkbrug and
+# PostgreSQL CPU per request, so both servers connect in plain text here.
+WB_URL="$URL?sslmode=disable"
 WB_PORT=18081
 PGL_PORT=18082
 
@@ -72,7 +77,7 @@ graphql() {
   local pgl_version
   pgl_version=$(node -p "require('$npm_dir/node_modules/postgraphile/package.json').version")
 
-  start_werkbrug "$URL" "$WB_PORT"
+  start_werkbrug "$WB_URL" "$WB_PORT"
   local wb_pid=$WERKBRUG_PID
   node "$npm_dir/node_modules/postgraphile/cli.js" -c "$URL" -s public,peers \
     -n 127.0.0.1 -p "$PGL_PORT" --disable-query-log --cluster-workers "$PG_WORKERS" \
@@ -225,7 +230,7 @@ instructions() {
   tok[q2]=$(token "$URL" caseworker gemeente-amsterdam)
   local out=$BENCH_TMP/callgrind
   log "werkbrug under callgrind (slow to start)"
-  DATABASE_URL=$URL WERKBRUG_SERVER__MAX_PAGE_SIZE=100 valgrind --tool=callgrind \
+  DATABASE_URL=$WB_URL WERKBRUG_SERVER__MAX_PAGE_SIZE=100 valgrind --tool=callgrind \
     --callgrind-out-file="$out.%p" "$WERKBRUG" serve --listen "127.0.0.1:$port" \
     >"$BENCH_TMP/callgrind.log" 2>&1 &
   local pid=$!

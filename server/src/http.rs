@@ -32,6 +32,8 @@ struct SharedParts {
     schema: WerkbrugSchema,
     /// The schema's types, for the document checks before execution.
     types: crate::visibility::TypeMap,
+    /// Documents parsed for earlier requests.
+    documents: crate::documents::Documents,
 }
 
 impl std::ops::Deref for Shared {
@@ -69,6 +71,7 @@ pub fn app(state: AppState) -> Router {
         state,
         schema,
         types,
+        documents: Default::default(),
     })));
     with_http_layers(router, &settings)
 }
@@ -507,7 +510,7 @@ async fn run(
     operation: &mut Option<String>,
 ) -> Result<async_graphql::Response, Response> {
     let headers = headers.clone();
-    let doc = match async_graphql::parser::parse_query(&request.query) {
+    let doc = match shared.documents.parse(&request.query) {
         Ok(doc) => doc,
         Err(e) => {
             return Err(request_error(

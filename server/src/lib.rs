@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
+pub mod documents;
 pub mod graphql;
 pub mod http;
 pub mod matching;

@@ -1449,7 +1449,7 @@ impl AuditEvent {
         &self.m.person_pseudonym
     }
     /// The fields read, as `Type.field`.
-    async fn fields(&self) -> Vec<String> {
+    async fn fields(&self) -> Strings {
         list(&self.m.fields)
     }
     /// Processing purpose.
@@ -2195,14 +2195,50 @@ fn same_name(graphql: &str, rust: &str) -> bool {
     }
 }
 
-fn list(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The strings of a JSON list column (anything else in it is left out).
+fn list(v: &serde_json::Value) -> Strings {
+    Strings(
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// A list of strings, `[String!]!` in the schema as a `Vec<String>` is, answered in one step:
+/// async-graphql resolves a `Vec`'s items one future each, and a page of profiles holds
+/// hundreds of them.
+pub struct Strings(Vec<String>);
+
+impl async_graphql::OutputType for Strings {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        <Vec<String> as async_graphql::OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<String> as async_graphql::OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        <Vec<String> as async_graphql::OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        _: &async_graphql::ContextSelectionSet<'_>,
+        _: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    ) -> async_graphql::ServerResult<async_graphql::Value> {
+        Ok(async_graphql::Value::List(
+            self.0
+                .iter()
+                .cloned()
+                .map(async_graphql::Value::String)
+                .collect(),
+        ))
+    }
 }
 
 guarded_object!(
@@ -2236,19 +2272,19 @@ guarded_object!(
     CandidateProfile, "candidate_profile", candidate_profile::Model, visible = "visible_generic",
     partial = loaded, {
         /// Skills.
-        skills: Vec<String> = |m, _| list(&m.skills),
+        skills: Strings = |m, _| list(&m.skills),
         /// Strengths (sterke punten).
-        strengths: Vec<String> = |m, _| list(&m.strengths),
+        strengths: Strings = |m, _| list(&m.strengths),
         /// Points to develop (ontwikkelpunten).
-        development_points: Vec<String> = |m, _| list(&m.development_points),
+        development_points: Strings = |m, _| list(&m.development_points),
         /// Work types wanted.
-        work_types: Vec<String> = |m, _| list(&m.work_types),
+        work_types: Strings = |m, _| list(&m.work_types),
         /// Sectors wanted.
-        sectors: Vec<String> = |m, _| list(&m.sectors),
+        sectors: Strings = |m, _| list(&m.sectors),
         /// Hours available per week.
         hours_per_week: Option<f64> = |m, _| m.hours_per_week,
         /// Days available.
-        days_available: Vec<String> = |m, _| list(&m.days_available),
+        days_available: Strings = |m, _| list(&m.days_available),
         /// Available from.
         available_from: Option<chrono::NaiveDate> = |m, _| m.available_from,
         /// District (stadsdeel).
@@ -2262,7 +2298,7 @@ guarded_object!(
         /// SUWI education level 0–7.
         education_level: Option<i32> = |m, _| m.education_level,
         /// Languages.
-        languages: Vec<String> = |m, _| list(&m.languages),
+        languages: Strings = |m, _| list(&m.languages),
         /// Holds a driving licence.
         driving_licence: Option<bool> = |m, _| m.driving_licence,
         /// line_3 or line_4.
