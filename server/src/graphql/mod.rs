@@ -124,6 +124,7 @@ visible_class!(
 );
 
 // Declared after the visibility macros, which they use.
+mod at_once;
 mod stats;
 mod work;
 
@@ -978,8 +979,8 @@ impl Candidate {
         &self.id
     }
     /// The generic profile: skills, strengths, availability.
-    async fn profile(&self) -> &CandidateProfile {
-        &self.profile
+    async fn profile(&self) -> at_once::AtOnce<'_, CandidateProfile> {
+        at_once::AtOnce(&self.profile)
     }
     /// The full record (caseworkers, for persons in their caseload).
     #[graphql(visible = "visible_person")]
@@ -2028,8 +2029,8 @@ impl Person {
         self.identity.as_ref()
     }
     /// The generic candidate profile.
-    async fn profile(&self) -> Option<&CandidateProfile> {
-        self.profile.as_ref()
+    async fn profile(&self) -> Option<at_once::AtOnce<'_, CandidateProfile>> {
+        self.profile.as_ref().map(at_once::AtOnce)
     }
     /// Special and internal details (special fields need the `special:read` scope).
     #[graphql(visible = "visible_internal")]

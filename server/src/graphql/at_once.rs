@@ -1,0 +1,210 @@
+//! Objects resolved field after field, in one pass.
+//!
+//! async-graphql resolves each field of an object as a boxed future of its own and runs them
+//! together, so that fields waiting on the database overlap. The objects wrapped in [`AtOnce`]
+//! never wait: everything they answer was read before (a page's profiles come from one
+//! statement). For them that machinery was the largest part of werkbrug's work on a page of 50
+//! candidates, so [`AtOnce`] awaits each field in turn instead, through the same generated
+//! resolvers and so the same policy checks, with the same answers and errors. A selection it does
+//! not handle the same way (a directive other than `@skip`/`@include`, which the executor has
+//! removed already; a fragment on another type; one response key twice, which async-graphql
+//! merges) goes to async-graphql's own resolution.
+//!
+//! It reads the query's fragments through `ContextBase::query_env` (public but hidden in
+//! async-graphql 7) and assumes the schema registers no extension that hooks field resolution
+//! (werkbrug's registers none; such an extension would not see these fields).
+
+use std::borrow::Cow;
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::resolver_utils::{ContainerType, resolve_container};
+use async_graphql::{ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
+
+/// Object `T`, whose fields all answer without waiting, resolved field after field; the same
+/// type in the schema as `T`.
+pub struct AtOnce<'a, T>(pub &'a T);
+
+impl<T: ContainerType> OutputType for AtOnce<'_, T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let mut fields = Vec::new();
+        if !collect(&T::type_name(), &ctx.item.node, ctx, &mut fields) {
+            #[cfg(test)]
+            tests::FALLBACKS.with(|n| n.set(n.get() + 1));
+            return resolve_container(ctx, self.0).await;
+        }
+        let mut out = IndexMap::with_capacity(fields.len());
+        for field in fields {
+            let key = field.node.response_key().node.clone();
+            if field.node.name.node == "__typename" {
+                let name = self.0.introspection_type_name().into_owned();
+                out.insert(key, Value::String(name));
+                continue;
+            }
+            match self.0.resolve_field(&ctx.with_field(field)).await {
+                Ok(value) => {
+                    out.insert(key, value.unwrap_or_default());
+                }
+                Err(e) => ctx.add_error(e),
+            }
+        }
+        Ok(if out.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(out)
+        })
+    }
+}
+
+/// The fields of `set` and of its fragments on `type_name`, in order, into `out`; `false` when
+/// the set needs async-graphql's own resolution (see the module docs).
+fn collect<'a>(
+    type_name: &str,
+    set: &'a SelectionSet,
+    ctx: &ContextSelectionSet<'a>,
+    out: &mut Vec<&'a Positioned<Field>>,
+) -> bool {
+    for selection in &set.items {
+        let handled = match &selection.node {
+            Selection::Field(field) => {
+                let key = &field.node.response_key().node;
+                let twice = out.iter().any(|f| &f.node.response_key().node == key);
+                out.push(field);
+                field.node.directives.is_empty() && !twice
+            }
+            Selection::FragmentSpread(spread) => {
+                match ctx.query_env.fragments.get(&spread.node.fragment_name.node) {
+                    Some(fragment) => {
+                        spread.node.directives.is_empty()
+                            && fragment.node.directives.is_empty()
+                            && fragment.node.type_condition.node.on.node == type_name
+                            && collect(type_name, &fragment.node.selection_set.node, ctx, out)
+                    }
+                    None => false,
+                }
+            }
+            Selection::InlineFragment(inline) => {
+                inline.node.directives.is_empty()
+                    && inline
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .is_none_or(|c| c.node.on.node == type_name)
+                    && collect(type_name, &inline.node.selection_set.node, ctx, out)
+            }
+        };
+        if !handled {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Selections this thread's [`AtOnce`] left to async-graphql.
+        pub(super) static FALLBACKS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    struct Leaf;
+
+    #[Object]
+    impl Leaf {
+        async fn a(&self) -> i32 {
+            1
+        }
+        async fn b(&self) -> Option<String> {
+            Some("b".into())
+        }
+        async fn denied(&self) -> async_graphql::Result<i32> {
+            Err("not for you".into())
+        }
+    }
+
+    static LEAF: Leaf = Leaf;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn at_once(&self) -> AtOnce<'static, Leaf> {
+            AtOnce(&LEAF)
+        }
+        async fn common(&self) -> &'static Leaf {
+            &LEAF
+        }
+    }
+
+    /// The answer to `query` with `FIELD` standing for the root field, as JSON.
+    async fn answer(query: &str, field: &str) -> serde_json::Value {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let response = schema.execute(query.replace("FIELD", field)).await;
+        serde_json::to_value(&response).unwrap()
+    }
+
+    #[tokio::test]
+    async fn answers_and_errors_as_async_graphql_does() {
+        // (query, whether AtOnce leaves it to async-graphql)
+        for (query, left) in [
+            ("{ x: FIELD { a b } }", false),
+            ("{ x: FIELD { b a __typename } }", false),
+            ("{ x: FIELD { one: a two: a } }", false),
+            ("{ x: FIELD { a denied b } }", false),
+            (
+                "{ x: FIELD { ...F ... on Leaf { b } ... { t: __typename } } } fragment F on Leaf { a }",
+                false,
+            ),
+            ("{ x: FIELD { a ... on Leaf { a b } } }", true),
+            (
+                "{ x: FIELD { a b @skip(if: true) c: b @include(if: false) } }",
+                false,
+            ),
+            (
+                "query Q($s: Boolean! = true) { x: FIELD { a ...F @skip(if: $s) } } fragment F on Leaf { b }",
+                false,
+            ),
+        ] {
+            let common = answer(query, "common").await;
+            let before = FALLBACKS.with(Cell::get);
+            let at_once = answer(query, "atOnce").await;
+            assert_eq!(
+                FALLBACKS.with(Cell::get) - before,
+                usize::from(left),
+                "{query}"
+            );
+            assert_eq!(at_once, common, "{query}");
+            assert!(common["data"]["x"].is_object(), "{query}: {common}");
+        }
+        let denied = answer("{ x: FIELD { a denied } }", "atOnce").await;
+        assert_eq!(denied["data"]["x"], serde_json::json!({ "a": 1 }));
+        assert_eq!(
+            denied["errors"][0]["path"],
+            serde_json::json!(["x", "denied"])
+        );
+    }
+}
