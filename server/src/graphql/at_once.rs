@@ -3,7 +3,7 @@
 //! async-graphql resolves each field of an object as a boxed future of its own and runs them
 //! together, so that fields waiting on the database overlap. The objects wrapped in [`AtOnce`]
 //! never wait: everything they answer was read before (a page's profiles come from one
-//! statement). For them that machinery was the largest part of werkbrug's work on a page of 50
+//! statement). For them that machinery was about a third of werkbrug's work on a page of 50
 //! candidates, so [`AtOnce`] awaits each field in turn instead, through the same generated
 //! resolvers and so the same policy checks, with the same answers and errors. A selection it does
 //! not handle the same way (a directive other than `@skip`/`@include`, which the executor has
