@@ -1,14 +1,15 @@
 //! Objects resolved field after field, in one pass.
 //!
 //! async-graphql resolves each field of an object as a boxed future of its own and runs them
-//! together, so that fields waiting on the database overlap. The objects wrapped in [`AtOnce`]
-//! never wait: everything they answer was read before (a page's profiles come from one
-//! statement). For them that machinery was about a third of werkbrug's work on a page of 50
-//! candidates, so [`AtOnce`] awaits each field in turn instead, through the same generated
-//! resolvers and so the same policy checks, with the same answers and errors. A selection it does
-//! not handle the same way (a directive other than `@skip`/`@include`, which the executor has
-//! removed already; a fragment on another type; one response key twice, which async-graphql
-//! merges) goes to async-graphql's own resolution.
+//! together, so that fields waiting on the database overlap; a list's items likewise. The
+//! objects wrapped in [`AtOnce`] and the items of an [`AtOnceList`] (a page of candidates: its
+//! edges, profiles, persons, their placements and organisations) never wait: everything they
+//! answer was read before the page is answered. For them that machinery was about a third of
+//! werkbrug's work on a page of 50 candidates, so they await each field in turn instead,
+//! through the same generated resolvers and so the same policy checks, with the same answers and
+//! errors. A selection it does not handle the same way (a directive other than
+//! `@skip`/`@include`, which the executor has removed already; a fragment on another type; one
+//! response key twice, which async-graphql merges) goes to async-graphql's own resolution.
 //!
 //! It reads the query's fragments through `ContextBase::query_env` (public but hidden in
 //! async-graphql 7) and assumes the schema registers no extension that hooks field resolution
@@ -21,11 +22,11 @@ use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::resolver_utils::{ContainerType, resolve_container};
 use async_graphql::{ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
 
-/// Object `T`, whose fields all answer without waiting, resolved field after field; the same
-/// type in the schema as `T`.
-pub struct AtOnce<'a, T>(pub &'a T);
+/// Object `T` (or `&T`), whose fields all answer without waiting, resolved field after field;
+/// the same type in the schema as `T`.
+pub struct AtOnce<T>(pub T);
 
-impl<T: ContainerType> OutputType for AtOnce<'_, T> {
+impl<T: ContainerType> OutputType for AtOnce<T> {
     fn type_name() -> Cow<'static, str> {
         T::type_name()
     }
@@ -47,33 +48,76 @@ impl<T: ContainerType> OutputType for AtOnce<'_, T> {
         ctx: &ContextSelectionSet<'_>,
         _: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let mut fields = Vec::new();
-        if !collect(&T::type_name(), &ctx.item.node, ctx, &mut fields) {
-            #[cfg(test)]
-            tests::FALLBACKS.with(|n| n.set(n.get() + 1));
-            return resolve_container(ctx, self.0).await;
-        }
-        let mut out = IndexMap::with_capacity(fields.len());
-        for field in fields {
-            let key = field.node.response_key().node.clone();
-            if field.node.name.node == "__typename" {
-                let name = self.0.introspection_type_name().into_owned();
-                out.insert(key, Value::String(name));
-                continue;
-            }
-            match self.0.resolve_field(&ctx.with_field(field)).await {
-                Ok(value) => {
-                    out.insert(key, value.unwrap_or_default());
-                }
-                Err(e) => ctx.add_error(e),
-            }
-        }
-        Ok(if out.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(out)
-        })
+        resolve(&self.0, ctx).await
     }
+}
+
+/// Objects resolved one after another, each as [`AtOnce`] resolves it; `[T!]!` in the schema,
+/// as a `Vec<T>` is (async-graphql resolves a list's items one future each).
+pub struct AtOnceList<T>(pub Vec<T>);
+
+impl<T: ContainerType> OutputType for AtOnceList<T> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let mut items = Vec::with_capacity(self.0.len());
+        for (i, item) in self.0.iter().enumerate() {
+            let ctx = ctx.with_index(i);
+            items.push(
+                resolve(item, &ctx)
+                    .await
+                    .map_err(|e| ctx.set_error_path(e))?,
+            );
+        }
+        Ok(Value::List(items))
+    }
+}
+
+/// `object`'s selected fields, one after another.
+async fn resolve<T: ContainerType>(
+    object: &T,
+    ctx: &ContextSelectionSet<'_>,
+) -> ServerResult<Value> {
+    let mut fields = Vec::new();
+    if !collect(&T::type_name(), &ctx.item.node, ctx, &mut fields) {
+        #[cfg(test)]
+        tests::FALLBACKS.with(|n| n.set(n.get() + 1));
+        return resolve_container(ctx, object).await;
+    }
+    let mut out = IndexMap::with_capacity(fields.len());
+    for field in fields {
+        let key = field.node.response_key().node.clone();
+        if field.node.name.node == "__typename" {
+            let name = object.introspection_type_name().into_owned();
+            out.insert(key, Value::String(name));
+            continue;
+        }
+        match object.resolve_field(&ctx.with_field(field)).await {
+            Ok(value) => {
+                out.insert(key, value.unwrap_or_default());
+            }
+            Err(e) => ctx.add_error(e),
+        }
+    }
+    Ok(if out.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(out)
+    })
 }
 
 /// The fields of `set` and of its fragments on `type_name`, in order, into `out`; `false` when
@@ -152,8 +196,17 @@ mod tests {
 
     #[Object]
     impl Query {
-        async fn at_once(&self) -> AtOnce<'static, Leaf> {
+        async fn at_once(&self) -> AtOnce<&'static Leaf> {
             AtOnce(&LEAF)
+        }
+        async fn owning(&self) -> AtOnce<Leaf> {
+            AtOnce(Leaf)
+        }
+        async fn at_once_list(&self) -> AtOnceList<&'static Leaf> {
+            AtOnceList(vec![&LEAF, &LEAF])
+        }
+        async fn common_list(&self) -> Vec<&'static Leaf> {
+            vec![&LEAF, &LEAF]
         }
         async fn common(&self) -> &'static Leaf {
             &LEAF
@@ -190,16 +243,37 @@ mod tests {
             ),
         ] {
             let common = answer(query, "common").await;
-            let before = FALLBACKS.with(Cell::get);
-            let at_once = answer(query, "atOnce").await;
-            assert_eq!(
-                FALLBACKS.with(Cell::get) - before,
-                usize::from(left),
-                "{query}"
-            );
-            assert_eq!(at_once, common, "{query}");
+            // Field names of one length, so that errors' locations agree.
+            for field in ["atOnce", "owning"] {
+                let before = FALLBACKS.with(Cell::get);
+                let at_once = answer(query, field).await;
+                assert_eq!(
+                    FALLBACKS.with(Cell::get) - before,
+                    usize::from(left),
+                    "{query}"
+                );
+                assert_eq!(at_once, common, "{field}: {query}");
+            }
             assert!(common["data"]["x"].is_object(), "{query}: {common}");
         }
+        // A list: its items as async-graphql's, an error's path with the item's index.
+        for (query, left) in [
+            ("{ x: FIELD { a b __typename } }", 0),
+            ("{ x: FIELD { a ... on Leaf { a } } }", 2),
+        ] {
+            let common = answer(query, "commonList").await;
+            let before = FALLBACKS.with(Cell::get);
+            let list = answer(query, "atOnceList").await;
+            assert_eq!(FALLBACKS.with(Cell::get) - before, left, "{query}");
+            assert_eq!(list, common, "{query}");
+            assert_eq!(common["data"]["x"].as_array().map(Vec::len), Some(2));
+        }
+        let denied = answer("{ x: FIELD { a denied } }", "atOnceList").await;
+        assert_eq!(denied["data"]["x"][1], serde_json::json!({ "a": 1 }));
+        assert_eq!(
+            denied["errors"][1]["path"],
+            serde_json::json!(["x", 1, "denied"])
+        );
         let denied = answer("{ x: FIELD { a denied } }", "atOnce").await;
         assert_eq!(denied["data"]["x"], serde_json::json!({ "a": 1 }));
         assert_eq!(

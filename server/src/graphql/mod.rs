@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, Edge, PageInfo};
 use async_graphql::{
     Context, EmptySubscription, Error, ErrorExtensions, ID, MergedObject, Object, Result, Schema,
     SimpleObject,
@@ -402,7 +402,7 @@ impl CoreQuery {
         order_by: Option<CandidateOrder>,
         after: Option<String>,
         #[graphql(default = 20)] first: i32,
-    ) -> Result<Connection<String, Candidate>> {
+    ) -> Result<CandidatePage> {
         use candidate_profile::Column as C;
         let caller = enter(ctx, "candidates")?;
         let size = page_size(ctx, first)?;
@@ -413,7 +413,7 @@ impl CoreQuery {
             .policy
             .visible(caller, Expr::col((candidate_profile::Entity, C::PersonId)))
         else {
-            return Ok(Connection::new(false, false));
+            return Ok(CandidatePage::default());
         };
         let mut q = candidate_profile::Entity::find().filter(visible);
         let key = order.key_expr();
@@ -466,7 +466,11 @@ impl CoreQuery {
             .map_err(db_error)?;
         let has_next = rows.len() > size;
         rows.truncate(size);
-        let mut conn = Connection::new(after.is_some(), has_next);
+        let mut page = CandidatePage {
+            has_previous_page: after.is_some(),
+            has_next_page: has_next,
+            edges: Vec::with_capacity(rows.len()),
+        };
         let ids: Vec<i64> = rows.iter().map(|m| m.person_id).collect();
         let mut persons = if wants("person") {
             let parts = PersonParts::of(&[edges.field("person"), nodes.field("person")]);
@@ -475,7 +479,7 @@ impl CoreQuery {
         } else {
             HashMap::new()
         };
-        conn.edges.extend(
+        page.edges.extend(
             candidates_of(
                 ctx,
                 caller,
@@ -488,10 +492,13 @@ impl CoreQuery {
             .zip(ids)
             .map(|(mut c, id)| {
                 c.person = persons.remove(&id).map(Box::new);
-                Edge::new(c.id.to_string(), c)
+                CandidateEdge {
+                    cursor: c.id.to_string(),
+                    node: c,
+                }
             }),
         );
-        Ok(conn)
+        Ok(page)
     }
 
     /// One candidate by the id this organisation sees; `null` when the caller may not see it.
@@ -960,6 +967,57 @@ impl CandidateFilter {
     }
 }
 
+/// A page of candidates: `CandidateConnection` in the schema, the type async-graphql's
+/// `Connection` made before, with its edges and nodes resolved at once (a page's candidates are
+/// read before they are answered; see [`at_once`]).
+#[derive(Default)]
+pub struct CandidatePage {
+    edges: Vec<CandidateEdge>,
+    has_previous_page: bool,
+    has_next_page: bool,
+}
+
+// No description, as the `Connection` it replaces had none.
+#[Object(name = "CandidateConnection")]
+impl CandidatePage {
+    /// Information to aid in pagination.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
+            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+        }
+    }
+    /// A list of edges.
+    async fn edges(&self) -> at_once::AtOnceList<&CandidateEdge> {
+        at_once::AtOnceList(self.edges.iter().collect())
+    }
+    /// A list of nodes.
+    async fn nodes(&self) -> at_once::AtOnceList<&Candidate> {
+        at_once::AtOnceList(self.edges.iter().map(|e| &e.node).collect())
+    }
+}
+
+/// An edge of a [`CandidatePage`]: a candidate and its cursor.
+pub struct CandidateEdge {
+    node: Candidate,
+    cursor: String,
+}
+
+/// An edge in a connection.
+#[Object]
+impl CandidateEdge {
+    /// The item at the end of the edge
+    async fn node(&self) -> at_once::AtOnce<&Candidate> {
+        at_once::AtOnce(&self.node)
+    }
+    /// A cursor for use in pagination
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+}
+
 /// A candidate as the caller's organisation sees it: an opaque id and the generic profile.
 #[derive(Clone)]
 pub struct Candidate {
@@ -979,13 +1037,13 @@ impl Candidate {
         &self.id
     }
     /// The generic profile: skills, strengths, availability.
-    async fn profile(&self) -> at_once::AtOnce<'_, CandidateProfile> {
+    async fn profile(&self) -> at_once::AtOnce<&CandidateProfile> {
         at_once::AtOnce(&self.profile)
     }
     /// The full record (caseworkers, for persons in their caseload).
     #[graphql(visible = "visible_person")]
-    async fn person(&self) -> Option<&Person> {
-        self.person.as_deref()
+    async fn person(&self) -> Option<at_once::AtOnce<&Person>> {
+        self.person.as_deref().map(at_once::AtOnce)
     }
     /// Eligible for a job-agreement job (in the target-group register). Special: partners and
     /// the network see it only where the person's consent names it, caseworkers with
@@ -2029,7 +2087,7 @@ impl Person {
         self.identity.as_ref()
     }
     /// The generic candidate profile.
-    async fn profile(&self) -> Option<at_once::AtOnce<'_, CandidateProfile>> {
+    async fn profile(&self) -> Option<at_once::AtOnce<&CandidateProfile>> {
         self.profile.as_ref().map(at_once::AtOnce)
     }
     /// Special and internal details (special fields need the `special:read` scope).
@@ -2039,10 +2097,10 @@ impl Person {
     }
     /// Placements, oldest first.
     #[graphql(visible = "visible_internal")]
-    async fn placements(&self, ctx: &Context<'_>) -> Result<&[Placement]> {
+    async fn placements(&self, ctx: &Context<'_>) -> Result<at_once::AtOnceList<&Placement>> {
         self.scope
             .check(ctx, "placement", "kind", "Person.placements")?;
-        Ok(&self.placements)
+        Ok(at_once::AtOnceList(self.placements.iter().collect()))
     }
     /// Consents to share the generic profile, newest first.
     #[graphql(visible = "visible_internal")]
@@ -2475,8 +2533,8 @@ impl Placement {
         &self.m.kind
     }
     /// Where the person works.
-    async fn organisation(&self) -> Option<&Organisation> {
-        self.organisation.as_ref()
+    async fn organisation(&self) -> Option<at_once::AtOnce<&Organisation>> {
+        self.organisation.as_ref().map(at_once::AtOnce)
     }
     /// Start date.
     async fn start_date(&self) -> Option<chrono::NaiveDate> {
