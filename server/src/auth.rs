@@ -102,6 +102,8 @@ impl Caller {
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// What [`TokenKeys::verify`] checks, set up once rather than per request.
+    validation: Validation,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -117,9 +119,14 @@ impl TokenKeys {
         if bytes.len() < 32 {
             return Err(AuthError::WeakKey);
         }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = 0;
         Ok(Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
+            validation,
         })
     }
 
@@ -131,11 +138,7 @@ impl TokenKeys {
 
     /// Verifies signature, algorithm (HS256 only), issuer and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 0;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)
             .map_err(|_| AuthError::Invalid)
     }

@@ -1,6 +1,10 @@
 //! werkbrug's GraphQL server: HTTP (axum), authentication, the privacy policy, resolvers and the
 //! audit log. It reads the model; it never calls the importers.
 
+// A page of candidates is resolved as one nested future (graphql::at_once), whose layout is
+// deeper than the compiler's default query depth allows.
+#![recursion_limit = "256"]
+
 pub mod audit;
 pub mod auth;
 pub mod dashboard;

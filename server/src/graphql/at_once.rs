@@ -74,14 +74,16 @@ impl<T: ContainerType> OutputType for AtOnceList<T> {
         ctx: &ContextSelectionSet<'_>,
         _: &Positioned<Field>,
     ) -> ServerResult<Value> {
+        // Every item answers the same selection: collected once for the list.
+        let fields = selected::<T>(ctx);
         let mut items = Vec::with_capacity(self.0.len());
         for (i, item) in self.0.iter().enumerate() {
             let ctx = ctx.with_index(i);
-            items.push(
-                resolve(item, &ctx)
-                    .await
-                    .map_err(|e| ctx.set_error_path(e))?,
-            );
+            let value = match &fields {
+                Some(fields) => resolve_fields(item, &ctx, fields).await,
+                None => resolve_container(&ctx, item).await,
+            };
+            items.push(value.map_err(|e| ctx.set_error_path(e))?);
         }
         Ok(Value::List(items))
     }
@@ -92,14 +94,35 @@ async fn resolve<T: ContainerType>(
     object: &T,
     ctx: &ContextSelectionSet<'_>,
 ) -> ServerResult<Value> {
-    let mut fields = Vec::new();
-    if !collect(&T::type_name(), &ctx.item.node, ctx, &mut fields) {
+    match selected::<T>(ctx) {
+        Some(fields) => resolve_fields(object, ctx, &fields).await,
+        None => resolve_container(ctx, object).await,
+    }
+}
+
+/// The fields `ctx` selects on `T`, in order; `None` when the selection needs async-graphql's
+/// own resolution (see the module docs).
+fn selected<'a, T: ContainerType>(
+    ctx: &ContextSelectionSet<'a>,
+) -> Option<Vec<&'a Positioned<Field>>> {
+    let mut fields = Vec::with_capacity(ctx.item.node.items.len());
+    if collect(&T::type_name(), &ctx.item.node, ctx, &mut fields) {
+        Some(fields)
+    } else {
         #[cfg(test)]
         tests::FALLBACKS.with(|n| n.set(n.get() + 1));
-        return resolve_container(ctx, object).await;
+        None
     }
+}
+
+/// `fields` of `object`, one after another.
+async fn resolve_fields<T: ContainerType>(
+    object: &T,
+    ctx: &ContextSelectionSet<'_>,
+    fields: &[&Positioned<Field>],
+) -> ServerResult<Value> {
     let mut out = IndexMap::with_capacity(fields.len());
-    for field in fields {
+    for &field in fields {
         let key = field.node.response_key().node.clone();
         if field.node.name.node == "__typename" {
             let name = object.introspection_type_name().into_owned();
@@ -259,7 +282,7 @@ mod tests {
         // A list: its items as async-graphql's, an error's path with the item's index.
         for (query, left) in [
             ("{ x: FIELD { a b __typename } }", 0),
-            ("{ x: FIELD { a ... on Leaf { a } } }", 2),
+            ("{ x: FIELD { a ... on Leaf { a } } }", 1),
         ] {
             let common = answer(query, "commonList").await;
             let before = FALLBACKS.with(Cell::get);

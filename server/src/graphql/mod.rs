@@ -16,6 +16,7 @@ use model::entity::{
 };
 use model::privacy::PrivacyClass;
 use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sqlx;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -557,38 +558,59 @@ async fn profile_page(
     rows.iter()
         .map(|row| {
             let mut m = candidate_profile::Model {
-                person_id: row.try_get_by_index(0)?,
+                person_id: read_column(row, 0)?,
                 ..Default::default()
             };
             for (i, column) in columns.iter().enumerate() {
                 let i = i + 1;
                 match column {
-                    C::Id => m.id = row.try_get_by_index(i)?,
-                    C::PersonId => m.person_id = row.try_get_by_index(i)?,
-                    C::Skills => m.skills = row.try_get_by_index(i)?,
-                    C::Strengths => m.strengths = row.try_get_by_index(i)?,
-                    C::DevelopmentPoints => m.development_points = row.try_get_by_index(i)?,
-                    C::WorkTypes => m.work_types = row.try_get_by_index(i)?,
-                    C::Sectors => m.sectors = row.try_get_by_index(i)?,
-                    C::HoursPerWeek => m.hours_per_week = row.try_get_by_index(i)?,
-                    C::DaysAvailable => m.days_available = row.try_get_by_index(i)?,
-                    C::AvailableFrom => m.available_from = row.try_get_by_index(i)?,
-                    C::District => m.district = row.try_get_by_index(i)?,
-                    C::Municipality => m.municipality = row.try_get_by_index(i)?,
-                    C::TravelRangeKm => m.travel_range_km = row.try_get_by_index(i)?,
-                    C::TravelsIndependently => m.travels_independently = row.try_get_by_index(i)?,
-                    C::EducationLevel => m.education_level = row.try_get_by_index(i)?,
-                    C::Languages => m.languages = row.try_get_by_index(i)?,
-                    C::DrivingLicence => m.driving_licence = row.try_get_by_index(i)?,
-                    C::Line => m.line = row.try_get_by_index(i)?,
-                    C::ParticipationStep => m.participation_step = row.try_get_by_index(i)?,
-                    C::CreatedAt => m.created_at = row.try_get_by_index(i)?,
-                    C::UpdatedAt => m.updated_at = row.try_get_by_index(i)?,
+                    C::Id => m.id = read_column(row, i)?,
+                    C::PersonId => m.person_id = read_column(row, i)?,
+                    C::Skills => m.skills = read_column(row, i)?,
+                    C::Strengths => m.strengths = read_column(row, i)?,
+                    C::DevelopmentPoints => m.development_points = read_column(row, i)?,
+                    C::WorkTypes => m.work_types = read_column(row, i)?,
+                    C::Sectors => m.sectors = read_column(row, i)?,
+                    C::HoursPerWeek => m.hours_per_week = read_column(row, i)?,
+                    C::DaysAvailable => m.days_available = read_column(row, i)?,
+                    C::AvailableFrom => m.available_from = read_column(row, i)?,
+                    C::District => m.district = read_column(row, i)?,
+                    C::Municipality => m.municipality = read_column(row, i)?,
+                    C::TravelRangeKm => m.travel_range_km = read_column(row, i)?,
+                    C::TravelsIndependently => m.travels_independently = read_column(row, i)?,
+                    C::EducationLevel => m.education_level = read_column(row, i)?,
+                    C::Languages => m.languages = read_column(row, i)?,
+                    C::DrivingLicence => m.driving_licence = read_column(row, i)?,
+                    C::Line => m.line = read_column(row, i)?,
+                    C::ParticipationStep => m.participation_step = read_column(row, i)?,
+                    C::CreatedAt => m.created_at = read_column(row, i)?,
+                    C::UpdatedAt => m.updated_at = read_column(row, i)?,
                 }
             }
             Ok(m)
         })
         .collect()
+}
+
+/// Column `i` of `row`, decoded by sqlx itself: sea-orm builds an error message for each NULL
+/// it reads into an `Option`, and a page of profiles holds hundreds of NULLs.
+fn read_column<T>(row: &sea_orm::QueryResult, i: usize) -> std::result::Result<T, sea_orm::DbErr>
+where
+    T: sea_orm::TryGetable
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>,
+{
+    use sqlx::Row;
+    let decoded = if let Some(row) = row.try_as_pg_row() {
+        row.try_get(i)
+    } else if let Some(row) = row.try_as_sqlite_row() {
+        row.try_get(i)
+    } else {
+        return row.try_get_by_index(i);
+    };
+    decoded.map_err(|e| sea_orm::DbErr::Type(format!("column {i}: {e}")))
 }
 
 /// The row id behind a cursor this server issued to the caller's organisation.
@@ -2193,8 +2215,9 @@ macro_rules! guarded_object {
                     if !self.read(column!($field $(, $column)?)) {
                         return Err(not_read(field));
                     }
-                    let conv: fn(&$model, &AppState) -> $ty = $conv;
-                    Ok(conv(&self.m, state(ctx)))
+                    // The context, not the state: most fields never look the state up.
+                    let conv: fn(&$model, &Context<'_>) -> $ty = $conv;
+                    Ok(conv(&self.m, ctx))
                 }
             )*
         }
@@ -2256,21 +2279,24 @@ fn same_name(graphql: &str, rust: &str) -> bool {
 
 /// The strings of a JSON list column (anything else in it is left out).
 fn list(v: &serde_json::Value) -> Strings {
-    Strings(
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
+    let items = match v.as_array() {
+        Some(a) => a
+            .iter()
+            .filter_map(|s| {
+                s.as_str()
+                    .map(|s| async_graphql::Value::String(s.to_owned()))
             })
-            .unwrap_or_default(),
-    )
+            .collect(),
+        None => Vec::new(),
+    };
+    Strings(std::sync::Mutex::new(items))
 }
 
 /// A list of strings, `[String!]!` in the schema as a `Vec<String>` is, answered in one step:
 /// async-graphql resolves a `Vec`'s items one future each, and a page of profiles holds
-/// hundreds of them.
-pub struct Strings(Vec<String>);
+/// hundreds of them. Its items are answered once: resolving moves them into the answer rather
+/// than copying each string again (a resolver's value is resolved once, by reference).
+pub struct Strings(std::sync::Mutex<Vec<async_graphql::Value>>);
 
 impl async_graphql::OutputType for Strings {
     fn type_name() -> std::borrow::Cow<'static, str> {
@@ -2290,13 +2316,8 @@ impl async_graphql::OutputType for Strings {
         _: &async_graphql::ContextSelectionSet<'_>,
         _: &async_graphql::Positioned<async_graphql::parser::types::Field>,
     ) -> async_graphql::ServerResult<async_graphql::Value> {
-        Ok(async_graphql::Value::List(
-            self.0
-                .iter()
-                .cloned()
-                .map(async_graphql::Value::String)
-                .collect(),
-        ))
+        let mut items = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(async_graphql::Value::List(std::mem::take(&mut *items)))
     }
 }
 
@@ -2304,10 +2325,10 @@ guarded_object!(
     /// Identifying details of a person (personal).
     PersonIdentity, "person_identity", person_identity::Model, visible = "visible_personal", {
         /// The BSN, masked to its last three digits.
-        bsn_masked("bsn_encrypted"): Option<String> = |m, st| m
+        bsn_masked("bsn_encrypted"): Option<String> = |m, ctx| m
             .bsn_encrypted
             .as_deref()
-            .and_then(|sealed| st.protector.decrypt(sealed).ok())
+            .and_then(|sealed| state(ctx).protector.decrypt(sealed).ok())
             .map(|b| b.masked()),
         /// Given name.
         given_name: Option<String> = |m, _| m.given_name.clone(),
