@@ -374,6 +374,9 @@ fn parse_ttl(text: &str) -> Result<chrono::Duration> {
     chrono::Duration::from_std(d).context("--ttl is too long")
 }
 
+/// How long a pooled connection may sit idle before it is checked when next taken.
+const IDLE_BEFORE_PING_SECS: u64 = 5;
+
 /// Connects to the database; SQLite files are created when missing. `connect_timeout_secs`
 /// bounds both connecting and waiting for a pooled connection.
 async fn connect(database: &config::DatabaseConfig) -> Result<DatabaseConnection> {
@@ -397,6 +400,12 @@ async fn connect(database: &config::DatabaseConfig) -> Result<DatabaseConnection
     }
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(database.connect_timeout_secs.max(1)))
+        // A pooled connection is checked (a round trip to the database) before it is handed
+        // out only when it sat idle long enough to have been dropped by the server or a
+        // network device; sqlx's default checks it on every checkout, one extra round trip per
+        // statement (q1 of bench/peers: see docs/benchmarks.md). A connection that broke
+        // while busy fails its statement and is replaced.
+        .test_before_acquire_if_idle_for(Duration::from_secs(IDLE_BEFORE_PING_SECS))
         // SQLite: write-ahead log (readers never wait for the importer), fsync at checkpoints
         // (safe with WAL: a power cut loses at most the last commits, never consistency), and a
         // 64 MiB page cache so a large import does not spill and re-read pages.

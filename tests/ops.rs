@@ -684,3 +684,62 @@ async fn the_candidate_search_keeps_its_plans_on_postgresql() {
     assert_eq!(mode(state.db.clone()).await, "auto");
     env.cleanup().await;
 }
+
+/// The pool takes back a PostgreSQL connection without a round trip only when its last statement
+/// ran to its end (the vendored sqlx patch, vendor/README.md). A statement cut short and a
+/// transaction dropped unfinished still leave the connection clean for the next user.
+#[tokio::test]
+async fn pooled_connections_come_back_clean() {
+    use sea_orm::sqlx;
+    if common::backend() != "postgres" {
+        return;
+    }
+    let env = TestEnv::migrated().await;
+    // One connection, so every step below reuses the previous step's.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&env.url)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TEMPORARY TABLE pool_probe (n int)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Cut short: the statement's future dropped while PostgreSQL is still working on it (a
+    // request whose client went away).
+    let cut = tokio::time::timeout(
+        Duration::from_millis(50),
+        sqlx::query("SELECT pg_sleep(0.5)").execute(&pool),
+    )
+    .await;
+    assert!(cut.is_err(), "the statement should have been cut short");
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    // A transaction dropped without commit is rolled back before the connection is reused.
+    {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO pool_probe VALUES (1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let (rows, in_tx): (i64, bool) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pool_probe), pg_current_xact_id_if_assigned() IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((rows, in_tx), (0, false));
+    // A failed statement leaves it usable too.
+    assert!(sqlx::query("SELECT 1/0").execute(&pool).await.is_err());
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    pool.close().await;
+    env.cleanup().await;
+}

@@ -14,6 +14,7 @@ mod m20261129_000005_register_validity;
 mod m20261130_000006_redundant_index;
 mod m20261201_000007_input_fingerprint;
 mod m20261202_000008_token_notifications;
+mod m20261204_000009_active_consents;
 
 /// The ordered list of werkbrug's migrations.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_redundant_index::Migration),
             Box::new(m20261201_000007_input_fingerprint::Migration),
             Box::new(m20261202_000008_token_notifications::Migration),
+            Box::new(m20261204_000009_active_consents::Migration),
         ]
     }
 }

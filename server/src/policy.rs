@@ -662,7 +662,12 @@ fn consented_with(partner: Option<i64>, scope: Option<&str>) -> SelectStatement 
         .from(consent::Entity)
         .cond_where(
             Condition::all()
-                .add(consent::Column::PersonAgreed.eq(true))
+                // A literal, not a parameter: a plan made once for every execution can then
+                // use PostgreSQL's partial index of possibly active consents (migration 9).
+                .add(
+                    Expr::col((consent::Entity, consent::Column::PersonAgreed))
+                        .eq(Expr::cust("TRUE")),
+                )
                 .add(consent::Column::ApprovedAt.is_not_null())
                 .add(consent::Column::RevokedAt.is_null())
                 .add(consent::Column::GrantedAt.lte(now))

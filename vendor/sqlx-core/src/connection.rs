@@ -165,6 +165,14 @@ pub trait Connection: Send {
     #[doc(hidden)]
     fn should_flush(&self) -> bool;
 
+    /// werkbrug patch: whether the connection finished everything it was asked (no unsent
+    /// messages, no answer still expected, no open transaction), so that the pool may take it
+    /// back without a round trip. `false` (check it) unless the driver knows.
+    #[doc(hidden)]
+    fn is_settled(&self) -> bool {
+        false
+    }
+
     /// Establish a new database connection.
     ///
     /// A value of [`Options`][Self::Options] is parsed from the provided connection string. This parsing

@@ -304,6 +304,15 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
+        // werkbrug patch: a connection that finished its last statement (every answer read up to
+        // its `ReadyForQuery`, nothing queued, no transaction) goes back without a round trip;
+        // one whose statement was cut short, or whose socket broke mid-statement, is checked
+        // below as before and dropped if the check fails.
+        if self.raw.is_settled() {
+            self.release();
+            return true;
+        }
+
         // test the connection on-release to ensure it is still viable,
         // and flush anything time-sensitive like transaction rollbacks
         // if an Executor future/stream is dropped during an `.await` call, the connection
