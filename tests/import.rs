@@ -771,3 +771,61 @@ async fn a_key_twice_in_one_file_is_rejected_the_second_time() {
     );
     env.cleanup().await;
 }
+
+/// A long run on PostgreSQL refreshes the statistics of the columns its lookups filter on
+/// (`ANALYZE_LOOKUP_COLUMNS`, from twenty batches on), and only those.
+#[tokio::test]
+async fn a_long_run_refreshes_the_lookups_statistics_on_postgresql() {
+    use sea_orm::ConnectionTrait;
+    if common::backend() != "postgres" {
+        return;
+    }
+    let env = TestEnv::migrated().await;
+    write_xlsx(
+        &env.dir.path().join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &municipality_fixture(45),
+    )
+    .unwrap();
+    let imp = importer(&env, env.db.clone());
+    let imp = importers::Importer::new(
+        env.db.clone(),
+        env.protector.clone(),
+        importers::ImportConfig {
+            batch_size: 1,
+            ..Default::default()
+        },
+        imp.sources().to_vec(),
+    );
+    imp.sync_sources().await.unwrap();
+    let summary = imp
+        .run("gemeente", importers::Trigger::Command, Default::default())
+        .await
+        .unwrap();
+    // The fixture holds one row with an invalid BSN.
+    assert_eq!(summary.counts.read, 45);
+    assert_eq!(summary.counts.inserted, 44, "{:?}", summary.rejections);
+    let analyzed = |table: &'static str, column: &'static str| {
+        let db = env.db.clone();
+        async move {
+            db.query_one_raw(sea_orm::Statement::from_sql_and_values(
+                db.get_database_backend(),
+                "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() \
+                 AND tablename = $1 AND attname = $2",
+                [table.into(), column.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+                > 0
+        }
+    };
+    assert!(analyzed("source_record", "source_key").await);
+    assert!(analyzed("person", "bsn_pseudonym").await);
+    assert!(!analyzed("source_record", "raw_values").await);
+    assert!(!analyzed("candidate_profile", "skills").await);
+    env.cleanup().await;
+}
