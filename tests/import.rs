@@ -576,6 +576,19 @@ fn importer(env: &TestEnv, db: sea_orm::DatabaseConnection) -> importers::Import
     )
 }
 
+/// [`importer`] on the test's database, writing `batch_size` rows per batch.
+fn importer_in_batches(env: &TestEnv, batch_size: usize) -> importers::Importer {
+    importers::Importer::new(
+        env.db.clone(),
+        env.protector.clone(),
+        importers::ImportConfig {
+            batch_size,
+            ..Default::default()
+        },
+        importer(env, env.db.clone()).sources().to_vec(),
+    )
+}
+
 #[tokio::test]
 async fn a_steward_queues_a_run_and_reads_its_rejected_rows() {
     use common::{post, send};
@@ -732,16 +745,7 @@ async fn a_key_twice_in_one_file_is_rejected_the_second_time() {
         &rows,
     )
     .unwrap();
-    let imp = importer(&env, env.db.clone());
-    let imp = importers::Importer::new(
-        env.db.clone(),
-        env.protector.clone(),
-        importers::ImportConfig {
-            batch_size: 3,
-            ..Default::default()
-        },
-        imp.sources().to_vec(),
-    );
+    let imp = importer_in_batches(&env, 3);
     imp.sync_sources().await.unwrap();
     let summary = imp
         .run("gemeente", importers::Trigger::Command, Default::default())
@@ -788,16 +792,7 @@ async fn a_long_run_refreshes_the_lookups_statistics_on_postgresql() {
         &municipality_fixture(45),
     )
     .unwrap();
-    let imp = importer(&env, env.db.clone());
-    let imp = importers::Importer::new(
-        env.db.clone(),
-        env.protector.clone(),
-        importers::ImportConfig {
-            batch_size: 1,
-            ..Default::default()
-        },
-        imp.sources().to_vec(),
-    );
+    let imp = importer_in_batches(&env, 1);
     imp.sync_sources().await.unwrap();
     let summary = imp
         .run("gemeente", importers::Trigger::Command, Default::default())
