@@ -13,6 +13,7 @@ use common::TestEnv;
 use importers::fixtures::{
     MUNICIPALITY_HEADERS, SOCIAL_FIRM_HEADERS, municipality_rows, write_csv, write_xlsx,
 };
+use importers::turn::Turn;
 use model::entity::{
     candidate_profile, import_run, person, person_identity, placement, rejected_row,
     sensitive_detail, source_record,
@@ -822,5 +823,187 @@ async fn a_long_run_refreshes_the_lookups_statistics_on_postgresql() {
     assert!(analyzed("person", "bsn_pseudonym").await);
     assert!(!analyzed("source_record", "raw_values").await);
     assert!(!analyzed("candidate_profile", "skills").await);
+    env.cleanup().await;
+}
+
+/// Holds the import turn as a running import would: the lock file on SQLite, the advisory lock
+/// in a transaction on PostgreSQL (see `importers::turn`).
+async fn take_turn(
+    env: &TestEnv,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(Turn, sea_orm::DatabaseTransaction), importers::ImportError> {
+    use sea_orm::TransactionTrait;
+    let turn = Turn::take(&env.db, stop.clone(), "test").await?;
+    let txn = env.db.begin().await.unwrap();
+    Turn::lock_transaction(&txn, &env.db, stop, "test", None).await?;
+    Ok((turn, txn))
+}
+
+#[tokio::test]
+async fn an_import_waits_while_another_writes_and_then_completes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let env = TestEnv::migrated().await;
+    let dir = env.dir.path();
+    write_config(&env, &sources_toml(dir));
+    write_xlsx(
+        &dir.join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &municipality_fixture(20),
+    )
+    .unwrap();
+    let (_stop, never) = tokio::sync::watch::channel(false);
+    let (turn, txn) = take_turn(&env, never).await.unwrap();
+
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(env.binary_env())
+        .env("RUST_LOG", "info")
+        .args(["import", "gemeente"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (said, heard) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.contains("waits for it to finish") {
+                said.send(()).ok();
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    heard
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the import says it waits for the other run");
+    // Still waiting a moment later, and nothing of it written: not even its run row on SQLite,
+    // where every write waits for the writer.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the import waits");
+    assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 0);
+    let written = import_run::Entity::find()
+        .filter(import_run::Column::Status.eq("succeeded"))
+        .count(&env.db)
+        .await
+        .unwrap();
+    assert_eq!(written, 0);
+
+    // The other run ends: this one takes its turn and completes.
+    txn.rollback().await.unwrap();
+    drop(turn);
+    let status = child.wait().unwrap();
+    let stderr = log.join().unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("turn to write"), "{stderr}");
+    let run = env.last_run().await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!((run.rows_read, run.rows_inserted), (20, 19));
+    assert_eq!(person::Entity::find().count(&env.db).await.unwrap(), 19);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_run_waiting_for_its_turn_stops_when_the_server_does() {
+    let env = TestEnv::migrated().await;
+    let (_stop, never) = tokio::sync::watch::channel(false);
+    let held = take_turn(&env, never).await.unwrap();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    let (result, ()) = tokio::join!(take_turn(&env, stopping), async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        stop.send_replace(true);
+    });
+    assert!(
+        matches!(result, Err(importers::ImportError::Stopped)),
+        "{result:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    drop(held);
+    // Free again: the next run takes the turn at once.
+    let (_stop, never) = tokio::sync::watch::channel(false);
+    take_turn(&env, never).await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_imports_of_the_same_persons_at_once_both_complete() {
+    let env = TestEnv::migrated().await;
+    let dir = env.dir.path();
+    // Small batches, so that both runs are writing persons long before either commits.
+    write_config(
+        &env,
+        &format!("[import]\nbatch_size = 50\n{}", sources_toml(dir)),
+    );
+    std::fs::create_dir(dir.join("pantar")).unwrap();
+    // The same 3,000 persons, in opposite orders: two transactions writing them at once would
+    // each wait for the other's person rows (PostgreSQL fails one of them as a deadlock).
+    let rows = municipality_rows(3_000, 11);
+    write_xlsx(
+        &dir.join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &rows,
+    )
+    .unwrap();
+    let firm: Vec<Vec<String>> = rows
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut row = vec![String::new(); SOCIAL_FIRM_HEADERS.len()];
+            row[0] = format!("P{i:06}");
+            row[1] = r[1].clone();
+            row[2] = format!("{} {}", r[2], r[4]);
+            row[4] = "3".into();
+            row[7] = r[10].clone();
+            row[9] = r[15].clone();
+            row
+        })
+        .collect();
+    write_csv(&dir.join("pantar/export.csv"), &SOCIAL_FIRM_HEADERS, &firm).unwrap();
+    // The database as werkbrug leaves it (write-ahead log on SQLite), as before any import.
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .env_remove("WERKBRUG_CONFIG")
+        .envs(env.binary_env())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    ok(&out);
+    let spawn = |source: &str| {
+        Command::new(BIN)
+            .current_dir(dir)
+            .env_remove("WERKBRUG_CONFIG")
+            .envs(env.binary_env())
+            .args(["import", source])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("gemeente"), spawn("pantar"));
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let persons = person::Entity::find().count(&env.db).await.unwrap();
+    assert_eq!(persons, 3_000, "one person per BSN across both sources");
+    let runs = import_run::Entity::find()
+        .filter(import_run::Column::Status.eq("succeeded"))
+        .count(&env.db)
+        .await
+        .unwrap();
+    assert_eq!(runs, 2);
     env.cleanup().await;
 }

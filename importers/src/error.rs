@@ -52,6 +52,11 @@ pub enum ImportError {
         "the import stopped on an internal error while {0}; nothing was imported; please report it with the log"
     )]
     Internal(&'static str),
+    /// The lock file that makes imports into a SQLite file take turns cannot be used.
+    #[error(
+        "cannot lock `{0}`, which makes imports into this SQLite database take turns: {1}; check that the database's folder is writable"
+    )]
+    Turn(String, String),
     /// The database refused; the run was rolled back.
     #[error("database error during the import; the run was rolled back: {0}")]
     Database(#[from] sea_orm::DbErr),

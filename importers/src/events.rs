@@ -95,6 +95,19 @@ pub fn run_failed(source: &str, run: Option<i64>, error: &ImportError, seconds: 
     }
 }
 
+/// A run waits for another import run, of any source and process, to finish writing.
+pub fn turn_awaited(source: &str) {
+    tracing::info!(
+        source,
+        "another import run is writing to the database; this run waits for it to finish"
+    );
+}
+
+/// A run that waited for another has its turn.
+pub fn turn_taken(source: &str, waited_seconds: f64) {
+    tracing::info!(source, waited_seconds, "import run's turn to write");
+}
+
 /// A scheduled tick was skipped because the previous run of the source is still going.
 pub fn tick_skipped(source: &str, reason: &str) {
     tracing::info!(source, reason, "scheduled import skipped");

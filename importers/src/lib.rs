@@ -15,6 +15,7 @@ pub mod preset;
 pub mod sample;
 pub mod scheduler;
 pub mod source;
+pub mod turn;
 pub mod value;
 mod write;
 

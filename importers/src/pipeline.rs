@@ -26,6 +26,7 @@ use crate::config::{ImportConfig, SourceConfig, resolve_location};
 use crate::error::ImportError;
 use crate::preset::{ColumnIndex, Preset, Record, Rejection, Values, preset_for};
 use crate::source::{Cell, HeaderHint, HttpInput, Location, ReadEvent, ReadInput, reader_for};
+use crate::turn::Turn;
 use crate::value;
 use crate::write::{Insert, Writer, json, keep_known, plain};
 
@@ -187,8 +188,28 @@ impl Importer {
     }
 
     /// Validates every source and writes it to the `source` table (by name), so runs, the API
-    /// and the scheduler see the configuration.
+    /// and the scheduler see the configuration. Writes only what changed: on SQLite a write
+    /// waits for an import that another process is running. Two processes starting at once may
+    /// both create a new source or supplier; the one that loses that race reads the winner's.
     pub async fn sync_sources(&self) -> Result<(), ImportError> {
+        // Each lost race means the other process wrote that row: at most one per source and
+        // supplier before every row is there.
+        let mut attempts = 2 * self.sources.len() + 1;
+        loop {
+            attempts -= 1;
+            match self.sync_sources_once().await {
+                Err(ImportError::Database(e))
+                    if attempts > 0
+                        && matches!(
+                            e.sql_err(),
+                            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                        ) => {}
+                other => return other,
+            }
+        }
+    }
+
+    async fn sync_sources_once(&self) -> Result<(), ImportError> {
         let now = Utc::now();
         for cfg in &self.sources {
             cfg.validate()?;
@@ -223,15 +244,17 @@ impl Importer {
                     ..Default::default()
                 },
             };
-            am.kind = Set(cfg.kind.clone());
-            am.organisation_id = Set(org.id);
-            am.format = Set(cfg.format.clone());
-            am.location = Set(cfg.location.clone());
-            am.schedule = Set(cfg.schedule.clone());
-            am.catch_up = Set(cfg.catch_up);
-            am.full_export = Set(preset.full_export());
-            am.updated_at = Set(now);
-            am.save(&self.db).await?;
+            am.kind.set_if_not_equals(cfg.kind.clone());
+            am.organisation_id.set_if_not_equals(org.id);
+            am.format.set_if_not_equals(cfg.format.clone());
+            am.location.set_if_not_equals(cfg.location.clone());
+            am.schedule.set_if_not_equals(cfg.schedule.clone());
+            am.catch_up.set_if_not_equals(cfg.catch_up);
+            am.full_export.set_if_not_equals(preset.full_export());
+            if am.is_changed() {
+                am.updated_at = Set(now);
+                am.save(&self.db).await?;
+            }
         }
         Ok(())
     }
@@ -271,6 +294,23 @@ impl Importer {
                     .into(),
             })?;
         let started = Instant::now();
+        // Runs write one at a time (see `turn`); on SQLite even the run row waits for it.
+        let _turn = match Turn::take(&self.db, self.stop.subscribe(), &cfg.name).await {
+            Ok(turn) => turn,
+            Err(e) => {
+                // A claimed run's row says why; should that write fail too (SQLite, still
+                // busy), the row is found stale later and marked interrupted.
+                if let Some(id) = options.run_id {
+                    let (error, none) = (e.to_string(), Counts::default());
+                    let recorded = Self::finish_run(&self.db, id, &none, &[], Some(&error));
+                    if let Err(not) = recorded.await {
+                        tracing::warn!(run = id, error = %not, "cannot record the run's end");
+                    }
+                }
+                crate::events::run_failed(&cfg.name, options.run_id, &e, 0.0);
+                return Err(e);
+            }
+        };
         let run_id = if options.dry_run {
             None
         } else {
@@ -466,6 +506,7 @@ impl Importer {
         // of the writing here: with two cores, one maps while the other writes.
         let mut mapped = spawn_mapping(stream, preset, cfg.columns.clone(), self.protector.clone());
         let txn = model::db::begin_write(&self.db).await?;
+        Turn::lock_transaction(&txn, &self.db, self.stop.subscribe(), &cfg.name, run_id).await?;
         if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             // The run's lookups are prepared statements against tables that grow inside this
             // transaction; a generic plan made while they were small stays a sequential scan
@@ -603,6 +644,14 @@ impl Importer {
             return Ok(None);
         }
         let txn = model::db::begin_write(&self.db).await?;
+        Turn::lock_transaction(
+            &txn,
+            &self.db,
+            self.stop.subscribe(),
+            &src.name,
+            Some(run_id),
+        )
+        .await?;
         let now = Utc::now();
         let seen = source_record::Entity::update_many()
             .col_expr(source_record::Column::ImportRunId, Expr::value(run_id))
