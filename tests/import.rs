@@ -52,15 +52,34 @@ location = "{0}/pantar/*.csv"
     )
 }
 
-fn import(env: &TestEnv, args: &[&str]) -> Output {
-    Command::new(BIN)
+/// The `werkbrug` command in the test's folder, on its database.
+fn werkbrug(env: &TestEnv) -> Command {
+    let mut command = Command::new(BIN);
+    command
         .current_dir(env.dir.path())
         .env_remove("WERKBRUG_CONFIG")
-        .envs(env.binary_env())
-        .arg("import")
-        .args(args)
-        .output()
-        .unwrap()
+        .envs(env.binary_env());
+    command
+}
+
+fn import(env: &TestEnv, args: &[&str]) -> Output {
+    werkbrug(env).arg("import").args(args).output().unwrap()
+}
+
+/// A migrated database and the two sources' configuration, with a 20-row municipality
+/// workbook (one invalid BSN).
+async fn with_gemeente_workbook() -> TestEnv {
+    let env = TestEnv::migrated().await;
+    let dir = env.dir.path();
+    write_config(&env, &sources_toml(dir));
+    write_xlsx(
+        &dir.join("gemeente.xlsx"),
+        "Deelnemers",
+        &MUNICIPALITY_HEADERS,
+        &municipality_fixture(20),
+    )
+    .unwrap();
+    env
 }
 
 fn ok(out: &Output) -> String {
@@ -361,25 +380,14 @@ async fn imports_link_reject_reimport_and_deactivate() {
 
 #[tokio::test]
 async fn a_file_that_cannot_be_read_fails_the_run_and_changes_nothing() {
-    let env = TestEnv::migrated().await;
+    let env = with_gemeente_workbook().await;
     let dir = env.dir.path();
-    write_config(&env, &sources_toml(dir));
-    write_xlsx(
-        &dir.join("gemeente.xlsx"),
-        "Deelnemers",
-        &MUNICIPALITY_HEADERS,
-        &municipality_fixture(20),
-    )
-    .unwrap();
     ok(&import(&env, &["gemeente"]));
     let before = data_counts(&env).await;
 
     // A workbook over a configured limit (here any worksheet: 0 MiB): refused before it is
     // unpacked, naming the file, the part, the limit and its key, and what to do.
-    let out = Command::new(BIN)
-        .current_dir(env.dir.path())
-        .env_remove("WERKBRUG_CONFIG")
-        .envs(env.binary_env())
+    let out = werkbrug(&env)
         .env("WERKBRUG_IMPORT__MAX_UNCOMPRESSED_MIB", "0")
         .args(["import", "gemeente"])
         .output()
@@ -452,13 +460,7 @@ async fn a_killed_import_leaves_the_database_consistent_and_the_next_run_complet
         .collect();
     write_csv(&dir.join("pantar/export.csv"), &SOCIAL_FIRM_HEADERS, &rows).unwrap();
 
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("WERKBRUG_CONFIG")
-        .envs(env.binary_env())
-        .args(["import", "pantar"])
-        .spawn()
-        .unwrap();
+    let mut child = werkbrug(&env).args(["import", "pantar"]).spawn().unwrap();
     // Wait until the run has started and written some batches, then kill it hard.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -843,23 +845,11 @@ async fn take_turn(
 async fn an_import_waits_while_another_writes_and_then_completes() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    let env = TestEnv::migrated().await;
-    let dir = env.dir.path();
-    write_config(&env, &sources_toml(dir));
-    write_xlsx(
-        &dir.join("gemeente.xlsx"),
-        "Deelnemers",
-        &MUNICIPALITY_HEADERS,
-        &municipality_fixture(20),
-    )
-    .unwrap();
+    let env = with_gemeente_workbook().await;
     let (_stop, never) = tokio::sync::watch::channel(false);
     let (turn, txn) = take_turn(&env, never).await.unwrap();
 
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("WERKBRUG_CONFIG")
-        .envs(env.binary_env())
+    let mut child = werkbrug(&env)
         .env("RUST_LOG", "info")
         .args(["import", "gemeente"])
         .stdout(Stdio::piped())
@@ -969,19 +959,9 @@ async fn two_imports_of_the_same_persons_at_once_both_complete() {
         .collect();
     write_csv(&dir.join("pantar/export.csv"), &SOCIAL_FIRM_HEADERS, &firm).unwrap();
     // The database as werkbrug leaves it (write-ahead log on SQLite), as before any import.
-    let out = Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("WERKBRUG_CONFIG")
-        .envs(env.binary_env())
-        .arg("migrate")
-        .output()
-        .unwrap();
-    ok(&out);
+    ok(&werkbrug(&env).arg("migrate").output().unwrap());
     let spawn = |source: &str| {
-        Command::new(BIN)
-            .current_dir(dir)
-            .env_remove("WERKBRUG_CONFIG")
-            .envs(env.binary_env())
+        werkbrug(&env)
             .args(["import", source])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
