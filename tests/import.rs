@@ -987,3 +987,24 @@ async fn two_imports_of_the_same_persons_at_once_both_complete() {
     assert_eq!(runs, 2);
     env.cleanup().await;
 }
+
+/// A database error in an import's message says what the database said and its code, not
+/// where in the database server's source the error was raised ("at line 1147", which reads
+/// like a row of the file).
+#[tokio::test]
+async fn a_database_error_reads_as_the_database_said_it() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let env = TestEnv::migrated().await;
+    let refused = env
+        .db
+        .query_all_raw(Statement::from_string(
+            env.db.get_database_backend(),
+            "SELECT * FROM no_such_table",
+        ))
+        .await
+        .unwrap_err();
+    let message = importers::ImportError::Database(refused).to_string();
+    assert!(!message.contains(" at line"), "{message}");
+    insta::assert_snapshot!(format!("database_error_{}", common::backend()), message);
+    env.cleanup().await;
+}

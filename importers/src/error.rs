@@ -58,6 +58,35 @@ pub enum ImportError {
     )]
     Turn(String, String),
     /// The database refused; the run was rolled back.
-    #[error("database error during the import; the run was rolled back: {0}")]
+    #[error(
+        "database error during the import; the run was rolled back: {}",
+        database_message(.0)
+    )]
     Database(#[from] sea_orm::DbErr),
+}
+
+/// What the database said, with its error code. sqlx's own text adds PostgreSQL's source-code
+/// line ("… at line 1147"), which in an import's error reads like a row of the file.
+pub fn database_message(e: &sea_orm::DbErr) -> String {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(inner))
+    | DbErr::Query(RuntimeErr::SqlxError(inner))
+    | DbErr::Conn(RuntimeErr::SqlxError(inner))) = e
+    else {
+        return e.to_string();
+    };
+    let sqlx::Error::Database(db) = &**inner else {
+        return e.to_string();
+    };
+    match db.code() {
+        Some(code)
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some() =>
+        {
+            format!("{} (SQLSTATE {code})", db.message())
+        }
+        Some(code) => format!("{} (code {code})", db.message()),
+        None => db.message().to_owned(),
+    }
 }
