@@ -1008,3 +1008,37 @@ async fn a_database_error_reads_as_the_database_said_it() {
     insta::assert_snapshot!(format!("database_error_{}", common::backend()), message);
     env.cleanup().await;
 }
+
+/// On SQLite a scheduled tick that comes while another process imports for longer than the
+/// busy timeout (5 s) waits for that import and then runs, instead of failing to claim the tick.
+#[tokio::test]
+async fn a_tick_during_another_process_import_waits_for_it_on_sqlite() {
+    use chrono::SubsecRound;
+    if common::backend() != "sqlite" {
+        return; // PostgreSQL's claim does not wait for an import's transaction.
+    }
+    let env = with_gemeente_workbook().await;
+    let importer = importer(&env, env.db.clone());
+    importer.sync_sources().await.unwrap();
+    // The other process's import: its turn, and SQLite's write lock.
+    let (_stop, never) = tokio::sync::watch::channel(false);
+    let turn = Turn::take(&env.db, never, "other").await.unwrap();
+    let writing = model::db::begin_write(&env.db).await.unwrap();
+    let tick = chrono::Utc::now().round_subsecs(0);
+    let lock = tokio::sync::Mutex::new(());
+    let started = Instant::now();
+    let ((), ()) = tokio::join!(
+        importers::scheduler::run_tick(&importer, "gemeente", tick, &lock),
+        async {
+            tokio::time::sleep(Duration::from_secs(7)).await;
+            writing.rollback().await.unwrap();
+            drop(turn);
+        }
+    );
+    assert!(started.elapsed() >= Duration::from_secs(7));
+    let run = env.last_run().await;
+    assert_eq!(run.status, "succeeded", "{:?}", run.error);
+    assert_eq!(run.scheduled_for, Some(tick));
+    assert_eq!((run.rows_read, run.rows_inserted), (20, 19));
+    env.cleanup().await;
+}

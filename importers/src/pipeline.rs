@@ -167,6 +167,11 @@ impl Importer {
         self.stop.send_replace(true);
     }
 
+    /// Turns true when [`Importer::stop`] is called.
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
     /// Whether [`Importer::stop`] was called.
     pub fn stopped(&self) -> bool {
         *self.stop.borrow()

@@ -24,6 +24,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use crate::error::ImportError;
 use crate::events;
 use crate::pipeline::{Importer, RunOptions, STALE_SECS, Trigger};
+use crate::turn::Turn;
 
 /// Parses a cron expression with seconds, e.g. `"0 0 6 * * *"` (06:00:00 every day).
 pub fn parse_schedule(expr: &str) -> Result<Cron, String> {
@@ -163,7 +164,7 @@ fn scheduler_error(e: tokio_cron_scheduler::JobSchedulerError) -> ImportError {
 /// Runs a source once for a schedule tick, unless another instance claimed the tick or a run of
 /// the source is still going.
 pub async fn run_tick(importer: &Importer, name: &str, tick: DateTime<Utc>, lock: &Mutex<()>) {
-    match claim_tick(importer, name, tick).await {
+    match claim_tick_when_free(importer, name, tick).await {
         Ok(Some(run_id)) => {
             let _guard = lock.lock().await;
             if importer.stopped() {
@@ -179,6 +180,23 @@ pub async fn run_tick(importer: &Importer, name: &str, tick: DateTime<Utc>, lock
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(source = name, error = %e, "cannot claim a scheduled import"),
+    }
+}
+
+/// [`claim_tick`], waiting on SQLite for an import that another process is running: its write
+/// lock outlasts the busy timeout, and the tick would be missed.
+async fn claim_tick_when_free(
+    importer: &Importer,
+    name: &str,
+    tick: DateTime<Utc>,
+) -> Result<Option<i64>, ImportError> {
+    loop {
+        match claim_tick(importer, name, tick).await {
+            Err(e) if crate::turn::is_busy(&e) && !importer.stopped() => {
+                Turn::take(importer.db(), importer.stopping(), name).await?;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -176,3 +176,27 @@ fn lock_file(db: &DatabaseConnection) -> Option<PathBuf> {
     lock.push("-import.lock");
     Some(PathBuf::from(lock))
 }
+
+/// Whether `e` is SQLite's "database is locked": another connection held the write lock for
+/// longer than the busy timeout.
+pub fn is_busy(e: &ImportError) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let ImportError::Database(
+        DbErr::Exec(RuntimeErr::SqlxError(inner))
+        | DbErr::Query(RuntimeErr::SqlxError(inner))
+        | DbErr::Conn(RuntimeErr::SqlxError(inner)),
+    ) = e
+    else {
+        return false;
+    };
+    match &**inner {
+        sqlx::Error::Database(db) => {
+            db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && db
+                    .code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| c & 0xff == 5)
+        }
+        _ => false,
+    }
+}
