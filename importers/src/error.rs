@@ -68,25 +68,34 @@ pub enum ImportError {
 /// What the database said, with its error code. sqlx's own text adds PostgreSQL's source-code
 /// line ("… at line 1147"), which in an import's error reads like a row of the file.
 pub fn database_message(e: &sea_orm::DbErr) -> String {
-    use sea_orm::{DbErr, RuntimeErr, sqlx};
-    let (DbErr::Exec(RuntimeErr::SqlxError(inner))
-    | DbErr::Query(RuntimeErr::SqlxError(inner))
-    | DbErr::Conn(RuntimeErr::SqlxError(inner))) = e
-    else {
-        return e.to_string();
-    };
-    let sqlx::Error::Database(db) = &**inner else {
+    let Some(db) = driver_error(e) else {
         return e.to_string();
     };
     match db.code() {
         Some(code)
             if db
-                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
                 .is_some() =>
         {
             format!("{} (SQLSTATE {code})", db.message())
         }
         Some(code) => format!("{} (code {code})", db.message()),
         None => db.message().to_owned(),
+    }
+}
+
+/// The error the database itself returned, when `e` is one.
+pub(crate) fn driver_error(
+    e: &sea_orm::DbErr,
+) -> Option<&(dyn sea_orm::sqlx::error::DatabaseError + 'static)> {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(inner))
+        | DbErr::Query(RuntimeErr::SqlxError(inner))
+        | DbErr::Conn(RuntimeErr::SqlxError(inner)) => match &**inner {
+            sqlx::Error::Database(db) => Some(&**db),
+            _ => None,
+        },
+        _ => None,
     }
 }

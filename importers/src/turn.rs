@@ -180,23 +180,15 @@ fn lock_file(db: &DatabaseConnection) -> Option<PathBuf> {
 /// Whether `e` is SQLite's "database is locked": another connection held the write lock for
 /// longer than the busy timeout.
 pub fn is_busy(e: &ImportError) -> bool {
-    use sea_orm::{DbErr, RuntimeErr, sqlx};
-    let ImportError::Database(
-        DbErr::Exec(RuntimeErr::SqlxError(inner))
-        | DbErr::Query(RuntimeErr::SqlxError(inner))
-        | DbErr::Conn(RuntimeErr::SqlxError(inner)),
-    ) = e
-    else {
+    let ImportError::Database(e) = e else {
         return false;
     };
-    match &**inner {
-        sqlx::Error::Database(db) => {
-            db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-                && db
-                    .code()
-                    .and_then(|c| c.parse::<i32>().ok())
-                    .is_some_and(|c| c & 0xff == 5)
-        }
-        _ => false,
-    }
+    crate::error::driver_error(e).is_some_and(|db| {
+        db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+            .is_some()
+            && db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| c & 0xff == 5)
+    })
 }
