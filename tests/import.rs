@@ -121,6 +121,19 @@ fn municipality_fixture(n: usize) -> Vec<Vec<String>> {
     rows
 }
 
+/// The social firm's export row `i` for the person of municipality row `r`: same BSN, name,
+/// start date and hours, line 3.
+fn firm_row(i: usize, r: &[String]) -> Vec<String> {
+    let mut row = vec![String::new(); SOCIAL_FIRM_HEADERS.len()];
+    row[0] = format!("P{i:06}");
+    row[1] = r[1].clone();
+    row[2] = format!("{} {}", r[2], r[4]);
+    row[4] = "3".into();
+    row[7] = r[10].clone();
+    row[9] = r[15].clone();
+    row
+}
+
 /// What a run left: every source record (key, hash, active, person, file, row, and whether
 /// this run saw it) and the rows it rejected (row, column, reason, raw values).
 async fn run_state(env: &TestEnv, run_id: i64) -> (Vec<String>, Vec<String>) {
@@ -447,16 +460,7 @@ async fn a_killed_import_leaves_the_database_consistent_and_the_next_run_complet
     let rows: Vec<Vec<String>> = municipality_rows(30_000, 7)
         .into_iter()
         .enumerate()
-        .map(|(i, r)| {
-            let mut row = vec![String::new(); SOCIAL_FIRM_HEADERS.len()];
-            row[0] = format!("P{i:06}");
-            row[1] = r[1].clone();
-            row[2] = format!("{} {}", r[2], r[4]);
-            row[4] = "3".into();
-            row[7] = r[10].clone();
-            row[9] = r[15].clone();
-            row
-        })
+        .map(|(i, r)| firm_row(i, &r))
         .collect();
     write_csv(&dir.join("pantar/export.csv"), &SOCIAL_FIRM_HEADERS, &rows).unwrap();
 
@@ -946,16 +950,7 @@ async fn two_imports_of_the_same_persons_at_once_both_complete() {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, r)| {
-            let mut row = vec![String::new(); SOCIAL_FIRM_HEADERS.len()];
-            row[0] = format!("P{i:06}");
-            row[1] = r[1].clone();
-            row[2] = format!("{} {}", r[2], r[4]);
-            row[4] = "3".into();
-            row[7] = r[10].clone();
-            row[9] = r[15].clone();
-            row
-        })
+        .map(|(i, r)| firm_row(i, r))
         .collect();
     write_csv(&dir.join("pantar/export.csv"), &SOCIAL_FIRM_HEADERS, &firm).unwrap();
     // The database as werkbrug leaves it (write-ahead log on SQLite), as before any import.
