@@ -1037,3 +1037,27 @@ async fn a_tick_during_another_process_import_waits_for_it_on_sqlite() {
     assert_eq!((run.rows_read, run.rows_inserted), (20, 19));
     env.cleanup().await;
 }
+
+/// On SQLite, a lock file that cannot be opened (here a folder stands in its place) fails the
+/// import before it writes anything, naming the file and what to check.
+#[tokio::test]
+async fn an_unusable_turn_lock_file_fails_the_import_and_writes_nothing() {
+    if common::backend() != "sqlite" {
+        return; // PostgreSQL's turn is an advisory lock, not a file.
+    }
+    let env = with_gemeente_workbook().await;
+    let lock = env.dir.path().join("test.db-import.lock");
+    std::fs::create_dir(&lock).unwrap();
+    let before = data_counts(&env).await;
+    let out = import(&env, &["gemeente"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot lock `{}`", lock.display()))
+            && stderr.contains("check that the database's folder is writable"),
+        "{stderr}"
+    );
+    assert_eq!(data_counts(&env).await, before);
+    assert_eq!(import_run::Entity::find().count(&env.db).await.unwrap(), 0);
+    env.cleanup().await;
+}
