@@ -298,7 +298,6 @@ impl Importer {
                 what: "not synchronised to the database; run `werkbrug migrate` and try again"
                     .into(),
             })?;
-        let started = Instant::now();
         // Runs write one at a time (see `turn`); on SQLite even the run row waits for it.
         let _turn = match Turn::take(&self.db, self.stop.subscribe(), &cfg.name).await {
             Ok(turn) => turn,
@@ -316,6 +315,8 @@ impl Importer {
                 return Err(e);
             }
         };
+        // The run's time (and rows/s) starts with its turn: the wait is logged on its own.
+        let started = Instant::now();
         let run_id = if options.dry_run {
             None
         } else {
